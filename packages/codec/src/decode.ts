@@ -1,0 +1,493 @@
+// The specialised decoder: a codec compiled into a table of nodes indexed by key id, read straight from the
+// bytes in one pass (no intermediate CBOR tree), with issues collected next to the JSON.
+import { CborReader, DEFAULT_LIMITS, type DecodeLimits, INDEFINITE, type RawValue, toHex } from './_cbor-reader.js';
+import { CodecError } from './errors.js';
+import type { CodecField, CodecSchema, Modifier, RawKind, Series } from './schema.js';
+
+/** A decoded JSON value; `bigint` appears only for integers beyond 2^53 (unless `bigint: 'string'`). */
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+/** Kinds of {@link DecodeIssue}. */
+export type DecodeIssueCode =
+  | 'UNKNOWN_KEY' // a map key that is not a field there
+  | 'DUPLICATE_KEY' // the same JSON key twice in one map (the later value is kept)
+  | 'ENUM_RANGE' // an enum index outside the list (the raw index is kept)
+  | 'SERIES_LENGTH' // a $tsp/$tso/$wmbus list whose length is not header + k * fields
+  | 'TYPE_MISMATCH'; // a value of a type the field cannot take (the raw value is kept)
+
+/** A problem found while decoding that did not stop the decode. */
+export interface DecodeIssue {
+  code: DecodeIssueCode;
+  /** Where in the JSON body: `hygrometer.temperature.measurements[2].min`; `` for the root. */
+  path: string;
+  message: string;
+  /** The raw value that could not be placed (unknown keys, leftover series items). */
+  value?: JsonValue;
+}
+
+export interface DecodeOptions {
+  /** Reproduce HARDWARIO's v1 reference decoder (uun-iot-udpparser) quirk for quirk. Default false. */
+  compat?: boolean;
+  /** Sort object keys at every level, as HARDWARIO Cloud v2 returns bodies. Default false (device order). */
+  sortKeys?: boolean;
+  /** Throw a `CODEC_ISSUE` CodecError on the first issue instead of collecting issues. Default false. */
+  strict?: boolean;
+  /** How integers beyond 2^53 come out: exact `bigint` (default) or decimal `string`. */
+  bigint?: 'bigint' | 'string';
+  /** Bounds against hostile input; see {@link DecodeLimits}. */
+  limits?: Partial<DecodeLimits>;
+}
+
+export interface DecodeResult {
+  body: JsonValue;
+  issues: DecodeIssue[];
+}
+
+interface Node {
+  readonly field: CodecField;
+  readonly key: string;
+  readonly parent: Node | undefined;
+  readonly modifiers: readonly Modifier[];
+  readonly series: Series | undefined;
+  readonly raw: RawKind | undefined;
+  readonly hasChildren: boolean;
+}
+
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+const TWO_POW_52 = 2 ** 52;
+
+/**
+ * Rounds to `digits` decimal places, correctly: half away from zero on the exact binary value (what
+ * `toFixed` does), so 0.57 stays 0.57 and 1.005 (really 1.00499999999999989...) becomes 1.
+ */
+export function roundDecimal(value: number, digits: number): number {
+  if (!Number.isFinite(value)) return value;
+  const factor = POW10[digits] as number;
+  const magnitude = Math.abs(value) * factor;
+  if (magnitude >= TWO_POW_52) return value;
+  const floor = Math.floor(magnitude);
+  // An exact .5 after the multiply may be an artefact of its rounding: let toFixed decide on the exact value.
+  if (magnitude - floor === 0.5) return Number.parseFloat(value.toFixed(digits));
+  const rounded = magnitude - floor > 0.5 ? floor + 1 : floor;
+  if (rounded === 0) return 0;
+  return value < 0 ? -rounded / factor : rounded / factor;
+}
+
+export function mergeLimits(limits: Partial<DecodeLimits> | undefined): DecodeLimits {
+  if (!limits) return DEFAULT_LIMITS;
+  const merged = { ...DEFAULT_LIMITS, ...limits };
+  for (const [name, value] of Object.entries(merged)) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new CodecError('CODEC_LIMIT', `limits.${name} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  return merged;
+}
+
+/** Converts a generically read CBOR item to JSON (maps keyed by their keys' text, bytes as hex). */
+export function rawToJson(value: RawValue, bigintAsString: boolean): JsonValue {
+  if (value === undefined) return null;
+  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string')
+    return value;
+  if (typeof value === 'bigint') return bigintAsString ? value.toString() : value;
+  if (value instanceof Uint8Array) return toHex(value);
+  if (Array.isArray(value)) return value.map((item) => rawToJson(item, bigintAsString));
+  const out: JsonObject = {};
+  for (const [key, item] of value) {
+    out[typeof key === 'string' ? key : String(rawToJson(key, true))] = rawToJson(item, bigintAsString);
+  }
+  return out;
+}
+
+/** Sorts object keys at every level (arrays keep their order). */
+export function sortKeysDeep(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return value.map(sortKeysDeep);
+  if (value === null || typeof value !== 'object') return value;
+  const out: JsonObject = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeysDeep(value[key] as JsonValue);
+  return out;
+}
+
+/** A codec compiled for decoding: one node per key id. */
+export class SpecialisedDecoder {
+  readonly #nodes: Node[];
+  readonly #flat: boolean;
+
+  constructor(schema: CodecSchema) {
+    this.#flat = schema.dialect === 'v1';
+    const nodes: Node[] = [];
+    for (const field of schema.byId) {
+      nodes.push({
+        field,
+        key: field.key,
+        parent: field.parent ? nodes[field.parent.id] : undefined,
+        modifiers: field.modifiers,
+        series: field.series,
+        raw: field.raw,
+        hasChildren: field.children.length > 0,
+      });
+    }
+    this.#nodes = nodes;
+  }
+
+  decode(bytes: Uint8Array, options: DecodeOptions): DecodeResult {
+    const run = new DecodeRun(bytes, options, this.#nodes, this.#flat);
+    const body = run.root();
+    return { body: options.sortKeys ? sortKeysDeep(body) : body, issues: run.issues };
+  }
+}
+
+class DecodeRun {
+  readonly r: CborReader;
+  readonly issues: DecodeIssue[] = [];
+  readonly path: (string | number)[] = [];
+  readonly strict: boolean;
+  readonly bigintAsString: boolean;
+  readonly nodes: Node[];
+  readonly flat: boolean;
+
+  constructor(bytes: Uint8Array, options: DecodeOptions, nodes: Node[], flat: boolean) {
+    this.r = new CborReader(bytes, mergeLimits(options.limits));
+    this.strict = options.strict === true;
+    this.bigintAsString = options.bigint === 'string';
+    this.nodes = nodes;
+    this.flat = flat;
+  }
+
+  pathText(extra?: string | number): string {
+    let out = '';
+    const parts = extra === undefined ? this.path : [...this.path, extra];
+    for (const part of parts) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
+    return out;
+  }
+
+  issue(code: DecodeIssueCode, message: string, value?: JsonValue, extra?: string | number): void {
+    const path = this.pathText(extra);
+    if (this.strict)
+      throw new CodecError('CODEC_ISSUE', `${path || '(root)'}: ${message}`, { path, offset: this.r.pos });
+    const issue: DecodeIssue = { code, path, message };
+    if (value !== undefined) issue.value = value;
+    this.issues.push(issue);
+  }
+
+  root(): JsonValue {
+    const r = this.r;
+    const initial = r.initial('the message');
+    let body: JsonValue;
+    if (initial >> 5 === 5) {
+      body = this.map(undefined, initial & 31, 1);
+    } else {
+      body = rawToJson(r.anyFrom(initial, 0), this.bigintAsString);
+      this.issue('TYPE_MISMATCH', `a message is a CBOR map, got ${describeJson(body)}`, body);
+    }
+    r.end();
+    return body;
+  }
+
+  generic(depth: number): JsonValue {
+    return rawToJson(this.r.any(depth), this.bigintAsString);
+  }
+
+  /** The body of a map whose keys are ids of `parent`'s children (v2) or of the flat table (v1). */
+  map(parent: Node | undefined, info: number, depth: number): JsonObject {
+    const r = this.r;
+    r.depthCheck(depth);
+    const n = r.length(info, 2, 'a map');
+    const out: JsonObject = {};
+    const { bytes } = r;
+    for (let i = 0; n === INDEFINITE || i < n; i++) {
+      if (n === INDEFINITE) {
+        if (r.pos >= bytes.length) r.truncated('an indefinite-length map');
+        if (bytes[r.pos] === 0xff) {
+          r.pos++;
+          break;
+        }
+      }
+      const keyInitial = r.initial('a map key');
+      let node: Node | undefined;
+      let id: number | bigint | undefined;
+      if (keyInitial >> 5 === 0) {
+        id = r.integerArgument(keyInitial & 31);
+        node = typeof id === 'number' ? this.nodes[id] : undefined;
+        if (node !== undefined && !this.flat && node.parent !== parent) node = undefined;
+      }
+      if (node === undefined) {
+        const keyText = id === undefined ? JSON.stringify(rawToJson(r.anyFrom(keyInitial, depth), true)) : String(id);
+        const value = this.generic(depth);
+        const where = parent ? `"${parent.field.path.join('.')}"` : 'the top level';
+        const known = typeof id === 'number' ? this.nodes[id] : undefined;
+        this.issue(
+          'UNKNOWN_KEY',
+          id === undefined
+            ? `key ${keyText} is not an integer key id`
+            : `key ${keyText} at ${where} is not in the codec${known ? ` there (it is ${known.field.path.join('.')})` : ''}`,
+          value,
+          `(key:${keyText})`,
+        );
+        continue;
+      }
+      const key = node.key;
+      this.path.push(key);
+      const value = this.value(node, depth);
+      if (out[key] !== undefined)
+        this.issue('DUPLICATE_KEY', `"${key}" appears twice; the later value is kept`, out[key]);
+      this.path.pop();
+      out[key] = value;
+    }
+    return out;
+  }
+
+  /** The value of one field. */
+  value(node: Node, depth: number): JsonValue {
+    const r = this.r;
+    const initial = r.initial('a value');
+    const info = initial & 31;
+    switch (initial >> 5) {
+      case 0:
+        return this.scalar(node, r.integerArgument(info));
+      case 1: {
+        const n = r.integerArgument(info);
+        return this.scalar(node, typeof n === 'bigint' || n >= Number.MAX_SAFE_INTEGER ? -1n - BigInt(n) : -1 - n);
+      }
+      case 2:
+        return this.scalar(node, toHex(r.stringBytes(2, info)));
+      case 3:
+        return this.scalar(node, r.text(info));
+      case 4:
+        return this.array(node, info, depth + 1);
+      case 5:
+        if (this.flat || node.hasChildren) return this.map(node, info, depth + 1);
+        return this.mismatch(
+          node,
+          `"${node.key}" has no fields, got a map`,
+          rawToJson(r.anyFrom(initial, depth), this.bigintAsString),
+        );
+      case 6:
+        return r.unexpectedTag(info);
+      default: {
+        const value = r.simple(info);
+        return value === undefined ? null : this.scalar(node, value as number | boolean | null);
+      }
+    }
+  }
+
+  mismatch(node: Node, message: string, value: JsonValue): JsonValue {
+    void node;
+    this.issue('TYPE_MISMATCH', message, value);
+    return value;
+  }
+
+  /** Applies a field's modifiers in YAML order. */
+  scalar(
+    node: Node | { key: string; modifiers: readonly Modifier[] },
+    raw: number | bigint | string | boolean | null,
+    extra?: string,
+  ): JsonValue {
+    const modifiers = node.modifiers;
+    if (raw === null) return null;
+    if (modifiers.length === 0) return typeof raw === 'bigint' && this.bigintAsString ? raw.toString() : raw;
+    if (typeof raw === 'bigint') raw = Number(raw);
+    if (typeof raw !== 'number') {
+      this.issue(
+        'TYPE_MISMATCH',
+        `"${node.key}" takes a number (it has ${describeModifiers(modifiers)}), got ${describeJson(raw)}`,
+        raw,
+        extra,
+      );
+      return raw;
+    }
+    let value: number | string = raw;
+    for (let i = 0; i < modifiers.length; i++) {
+      const m = modifiers[i] as Modifier;
+      if (typeof value !== 'number') {
+        this.issue('TYPE_MISMATCH', `"${node.key}": ${m.op} after enum has no number to work on`, value, extra);
+        return value;
+      }
+      switch (m.op) {
+        case 'div':
+          value /= m.value;
+          break;
+        case 'mul':
+          value *= m.value;
+          break;
+        case 'add':
+          value += m.value;
+          break;
+        case 'sub':
+          value -= m.value;
+          break;
+        case 'fpp':
+          value = roundDecimal(value, m.digits);
+          break;
+        case 'enum': {
+          const name: string | undefined = Number.isInteger(value) && value >= 0 ? m.values[value] : undefined;
+          if (name === undefined) {
+            this.issue(
+              'ENUM_RANGE',
+              `"${node.key}": enum index ${value} is outside 0..${m.values.length - 1}`,
+              value,
+              extra,
+            );
+            return value;
+          }
+          value = name;
+          break;
+        }
+      }
+    }
+    return value;
+  }
+
+  array(node: Node, info: number, depth: number): JsonValue {
+    const r = this.r;
+    r.depthCheck(depth);
+    if (node.series) return this.series(node, node.series, this.scalars(info, depth));
+    if (node.raw === 'wmbus' || node.raw === 'mbus') return this.frames(node, this.scalars(info, depth));
+    if (node.raw !== undefined) return rawToJson(this.rawList(info, depth), this.bigintAsString);
+    const n = r.length(info, 1, 'an array');
+    const out: JsonValue[] = [];
+    const { bytes } = r;
+    for (let i = 0; n === INDEFINITE || i < n; i++) {
+      if (n === INDEFINITE) {
+        if (r.pos >= bytes.length) r.truncated('an indefinite-length array');
+        if (bytes[r.pos] === 0xff) {
+          r.pos++;
+          break;
+        }
+      }
+      this.path.push(i);
+      out.push(this.value(node, depth));
+      this.path.pop();
+    }
+    return out;
+  }
+
+  rawList(info: number, depth: number): RawValue[] {
+    return this.r.anyFrom(0x80 | info, depth - 1) as RawValue[];
+  }
+
+  /** The items of a series list, read generically (they are flat scalars in every real message). */
+  scalars(info: number, depth: number): RawValue[] {
+    return this.rawList(info, depth);
+  }
+
+  series(node: Node, series: Series, items: RawValue[]): JsonValue {
+    if (items.length === 0) return [];
+    const fields = series.fields;
+    const width = fields.length;
+    const header = series.kind === 'tsp' ? 2 : 1;
+    const stride = series.kind === 'tsp' ? width : width + 1;
+    const t0 = toNumber(items[0]);
+    const period = series.kind === 'tsp' ? toNumber(items[1]) : 0;
+    if (t0 === undefined || period === undefined) {
+      return this.mismatch(
+        node,
+        `"${node.key}": a ${series.kind} series starts with a numeric timestamp${series.kind === 'tsp' ? ' and period' : ''}`,
+        rawToJson(items, this.bigintAsString),
+      );
+    }
+    const records = Math.max(0, Math.floor((items.length - header) / stride));
+    const out: JsonObject[] = [];
+    for (let i = 0; i < records; i++) {
+      const base = header + i * stride;
+      let timestamp: number;
+      let first = base;
+      if (series.kind === 'tsp') {
+        timestamp = t0 + i * period;
+      } else {
+        const offset = toNumber(items[base]);
+        if (offset === undefined) {
+          this.issue('TYPE_MISMATCH', `"${node.key}": tso offset is not a number`, rawToJson(items[base], true), i);
+          continue;
+        }
+        timestamp = t0 + offset;
+        first = base + 1;
+      }
+      const record: JsonObject = { timestamp };
+      this.path.push(i);
+      for (let j = 0; j < width; j++) {
+        const field = fields[j] as Series['fields'][number];
+        const raw = items[first + j];
+        record[field.key] = isScalar(raw)
+          ? this.scalar(field, raw, field.key)
+          : raw === undefined
+            ? null
+            : raw instanceof Uint8Array
+              ? this.scalar(field, toHex(raw), field.key)
+              : this.mismatch(node, `"${field.key}" in a series takes a scalar`, rawToJson(raw, this.bigintAsString));
+      }
+      this.path.pop();
+      out.push(record);
+    }
+    const used = header + records * stride;
+    if (used !== items.length) {
+      const shape = series.kind === 'tsp' ? `2 + k * ${width}` : `1 + k * ${width + 1}`;
+      this.issue(
+        'SERIES_LENGTH',
+        `"${node.key}": ${series.kind} series of ${items.length} items, expected ${shape}; the last ${items.length - used} were left out`,
+        rawToJson(items.slice(used), this.bigintAsString),
+      );
+    }
+    return out;
+  }
+
+  /** `$wmbus`/`$mbus`: `[rssi, frame, rssi, frame, ...]` -> `[{ rssi, data: hex }]`. */
+  frames(node: Node, items: RawValue[]): JsonValue {
+    const out: JsonObject[] = [];
+    for (let i = 0; i + 1 < items.length; i += 2) {
+      const rssi = items[i];
+      const data = items[i + 1];
+      if (!(data instanceof Uint8Array) || (typeof rssi !== 'number' && rssi !== null)) {
+        this.issue(
+          'TYPE_MISMATCH',
+          `"${node.key}": a ${node.raw} frame is [rssi, bytes]`,
+          rawToJson([rssi, data], this.bigintAsString),
+          i / 2,
+        );
+        continue;
+      }
+      out.push({ rssi, data: toHex(data) });
+    }
+    if (items.length % 2 !== 0) {
+      this.issue(
+        'SERIES_LENGTH',
+        `"${node.key}": ${node.raw} list of ${items.length} items is not [rssi, frame] pairs`,
+        rawToJson(items.slice(-1), this.bigintAsString),
+      );
+    }
+    return out;
+  }
+}
+
+function toNumber(value: RawValue): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return undefined;
+}
+
+function isScalar(value: RawValue): value is number | bigint | string | boolean | null {
+  return (
+    value === null ||
+    typeof value === 'number' ||
+    typeof value === 'bigint' ||
+    typeof value === 'string' ||
+    typeof value === 'boolean'
+  );
+}
+
+function describeModifiers(modifiers: readonly Modifier[]): string {
+  return modifiers.map((m) => `$${m.op}`).join(' ');
+}
+
+export function describeJson(value: JsonValue | RawValue): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Map) return 'a map';
+  if (value instanceof Uint8Array) return 'bytes';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string') return `text "${value.length > 24 ? `${value.slice(0, 24)}...` : value}"`;
+  return `${typeof value} ${String(value)}`;
+}
