@@ -102,7 +102,7 @@ function describe(value: DocValue): string {
   if (value instanceof Map) return 'a map';
   if (value instanceof Uint8Array) return 'bytes';
   if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}...` : value}"`;
-  return `${typeof value} ${String(value)}`;
+  return `${typeof value === 'bigint' ? 'integer' : typeof value} ${String(value)}`;
 }
 
 class SchemaCompiler {
