@@ -199,7 +199,8 @@ export class CborReader {
   }
 
   text(info: number): string {
-    if (info < 24) {
+    // (Longer than maxStringLength: stringBytes below reports it.)
+    if (info < 24 && info <= this.limits.maxStringLength) {
       // Short strings (names, versions, serial numbers) are ASCII: skip TextDecoder's call overhead.
       const start = this.pos;
       const end = start + info;

@@ -8,6 +8,7 @@
 // - a map whose keys are all text is passed through untouched (the `cbor` package makes it an object).
 import { CborReader, type RawValue, toHex } from './_cbor-reader.js';
 import { type DecodeOptions, type JsonObject, type JsonValue, mergeLimits, sortKeysDeep } from './decode.js';
+import { CodecError } from './errors.js';
 import type { CodecField, CodecSchema, Modifier } from './schema.js';
 
 type Loose = unknown;
@@ -104,7 +105,16 @@ export function decodeCompat(schema: CodecSchema, bytes: Uint8Array, options: De
     return points;
   };
 
-  const body = toJson(unrol(root, undefined)) ?? null;
+  let body: JsonValue;
+  try {
+    body = toJson(unrol(root, undefined)) ?? null;
+  } catch (error) {
+    // The reference throws a TypeError where its arithmetic mixes a 64-bit integer (a bigint) with a number.
+    if (!(error instanceof TypeError)) throw error;
+    throw new CodecError('CODEC_MALFORMED', `the reference decoder fails on this message: ${error.message}`, {
+      cause: error,
+    });
+  }
   return options.sortKeys ? sortKeysDeep(body) : body;
 }
 

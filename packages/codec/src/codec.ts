@@ -66,8 +66,17 @@ export class Codec {
    * @throws CodecError on malformed or truncated CBOR, a limit, or (with `strict`) the first issue.
    */
   decode(bytes: Uint8Array, options: DecodeOptions = {}): DecodeResult {
-    if (options.compat) return { body: decodeCompat(this.#schema, bytes, options), issues: [] };
-    return this.#decoder.decode(bytes, options);
+    try {
+      if (options.compat) return { body: decodeCompat(this.#schema, bytes, options), issues: [] };
+      return this.#decoder.decode(bytes, options);
+    } catch (error) {
+      // Nesting within a `limits.maxDepth` raised beyond what the JavaScript stack holds.
+      if (error instanceof RangeError && error.message.includes('call stack'))
+        throw new CodecError('CODEC_LIMIT', `CBOR nested deeper than the stack allows; lower limits.maxDepth`, {
+          cause: error,
+        });
+      throw error;
+    }
   }
 
   /** Like {@link decode}, but returns `{ ok: false, error }` instead of throwing. */

@@ -97,9 +97,16 @@ export function rawToJson(value: RawValue, bigintAsString: boolean): JsonValue {
   if (Array.isArray(value)) return value.map((item) => rawToJson(item, bigintAsString));
   const out: JsonObject = {};
   for (const [key, item] of value) {
-    out[typeof key === 'string' ? key : String(rawToJson(key, true))] = rawToJson(item, bigintAsString);
+    setKey(out, typeof key === 'string' ? key : String(rawToJson(key, true)), rawToJson(item, bigintAsString));
   }
   return out;
+}
+
+/** Sets an own property, also for `__proto__` (which a plain assignment turns into a prototype change). */
+function setKey(object: JsonObject, key: string, value: JsonValue): void {
+  if (key === '__proto__')
+    Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
 }
 
 /** Sorts object keys at every level (arrays keep their order). */
@@ -107,7 +114,7 @@ export function sortKeysDeep(value: JsonValue): JsonValue {
   if (Array.isArray(value)) return value.map(sortKeysDeep);
   if (value === null || typeof value !== 'object') return value;
   const out: JsonObject = {};
-  for (const key of Object.keys(value).sort()) out[key] = sortKeysDeep(value[key] as JsonValue);
+  for (const key of Object.keys(value).sort()) setKey(out, key, sortKeysDeep(value[key] as JsonValue));
   return out;
 }
 
@@ -232,10 +239,10 @@ class DecodeRun {
       const key = node.key;
       this.path.push(key);
       const value = this.value(node, depth);
-      if (out[key] !== undefined)
+      if (Object.hasOwn(out, key))
         this.issue('DUPLICATE_KEY', `"${key}" appears twice; the later value is kept`, out[key]);
       this.path.pop();
-      out[key] = value;
+      setKey(out, key, value);
     }
     return out;
   }
@@ -411,13 +418,17 @@ class DecodeRun {
       for (let j = 0; j < width; j++) {
         const field = fields[j] as Series['fields'][number];
         const raw = items[first + j];
-        record[field.key] = isScalar(raw)
-          ? this.scalar(field, raw, field.key)
-          : raw === undefined
-            ? null
-            : raw instanceof Uint8Array
-              ? this.scalar(field, toHex(raw), field.key)
-              : this.mismatch(node, `"${field.key}" in a series takes a scalar`, rawToJson(raw, this.bigintAsString));
+        setKey(
+          record,
+          field.key,
+          isScalar(raw)
+            ? this.scalar(field, raw, field.key)
+            : raw === undefined
+              ? null
+              : raw instanceof Uint8Array
+                ? this.scalar(field, toHex(raw), field.key)
+                : this.mismatch(node, `"${field.key}" in a series takes a scalar`, rawToJson(raw, this.bigintAsString)),
+        );
       }
       this.path.pop();
       out.push(record);

@@ -66,21 +66,26 @@ export class SchemaEncoder {
         const where = parent ? `"${parent.path.join('.')}"` : 'the top level';
         fail(here, `key "${key}" at ${where} is not in the codec`);
       }
-      // Several fields may share a JSON key ($key): take the first that holds the value exactly.
+      // Several fields may share a JSON key ($key): take the first that holds the value exactly, and keep the
+      // bytes of that trial (encoding the value again would double the work at every nesting level).
       let chosen = candidates[0] as CodecField;
+      let trialBytes: Uint8Array | undefined;
       if (candidates.length > 1) {
-        const fit = candidates.find((field) => {
+        for (const field of candidates) {
+          const trial = new CborWriter(64);
           try {
-            this.#field(new CborWriter(64), field, value, here, depth, true);
-            return true;
+            this.#field(trial, field, value, here, depth, true);
           } catch {
-            return false;
+            continue;
           }
-        });
-        if (fit) chosen = fit;
+          chosen = field;
+          trialBytes = trial.finish();
+          break;
+        }
       }
       writer.integer(chosen.id);
-      this.#field(writer, chosen, value, here, depth, exact);
+      if (trialBytes) writer.raw(trialBytes);
+      else this.#field(writer, chosen, value, here, depth, exact);
     }
   }
 
@@ -107,11 +112,19 @@ export class SchemaEncoder {
         if (!isObject(frame) || typeof frame.data !== 'string')
           fail(`${path}[${index}]`, `expected { rssi, data: hex }`);
         scalarNumber(writer, [], frame.rssi ?? null, `${path}[${index}].rssi`, exact, undefined);
-        writer.bytes(fromHex(frame.data));
+        let data: Uint8Array;
+        try {
+          data = fromHex(frame.data);
+        } catch {
+          fail(`${path}[${index}].data`, `expected hex, got ${kind(frame.data)}`);
+        }
+        writer.bytes(data);
       });
       return;
     }
     if (field.raw) {
+      // The decoder keeps lists and scalars of $loc/$rel as they are, but reports a map there as TYPE_MISMATCH.
+      if (exact && isObject(value)) throw new Inexact();
       generic(writer, value, path, depth);
       return;
     }
@@ -185,7 +198,7 @@ export class SchemaEncoder {
         scalarNumber(
           writer,
           seriesField.modifiers,
-          record[seriesField.key] ?? null,
+          (Object.hasOwn(record, seriesField.key) ? record[seriesField.key] : undefined) ?? null,
           `${path}[${index}].${seriesField.key}`,
           exact,
           undefined,
@@ -221,7 +234,7 @@ function scalarNumber(
   }
   if (typeof value === 'bigint') {
     if (modifiers.length > 0) fail(path, `a 64-bit integer cannot take modifiers`);
-    writer.integer(value);
+    bigInteger(writer, value, path);
     return;
   }
   const enumModifier = modifiers.find((m) => m.op === 'enum');
@@ -254,10 +267,19 @@ function scalarNumber(
     if (Number.isInteger(index) && index >= 0 && index < enumModifier.values.length) throw new Inexact();
   }
   const numeric = enumModifier ? [] : modifiers;
-  const wire = invert(numeric, value);
+  let wire = invert(numeric, value);
   const scaled = numeric.length > 0;
+  // Devices send integers: prefer one that decodes to exactly this value. After $fpp the inverse can land between
+  // two integers (or near one that decodes to another value), so the nearest is not always it.
+  if (scaled && valueType !== 'float' && Number.isFinite(wire) && !Number.isInteger(wire)) {
+    const integer = [Math.round(wire), Math.floor(wire), Math.ceil(wire)].find(
+      (candidate) => Number.isSafeInteger(candidate) && forward(numeric, candidate) === value,
+    );
+    if (integer !== undefined) wire = integer;
+  }
   const written = writeNumber(writer, wire, scaled, valueType);
-  if (exact && forward(numeric, written) !== value) throw new Inexact();
+  const back = forward(numeric, written);
+  if (exact && back !== value && !(Number.isNaN(back) && Number.isNaN(value))) throw new Inexact();
 }
 
 function invert(modifiers: readonly Modifier[], value: number): number {
@@ -309,7 +331,7 @@ function generic(writer: CborWriter, value: EncodableValue, path: string, depth:
   if (depth > MAX_ENCODE_DEPTH) fail(path, `nested deeper than ${MAX_ENCODE_DEPTH}`);
   if (value === null) writer.simple(0xf6);
   else if (typeof value === 'boolean') writer.bool(value);
-  else if (typeof value === 'bigint') writer.integer(value);
+  else if (typeof value === 'bigint') bigInteger(writer, value, path);
   else if (typeof value === 'number') writeNumber(writer, value, false, undefined);
   else if (typeof value === 'string') writer.text(value);
   else if (value instanceof Uint8Array) writer.bytes(value);
@@ -326,6 +348,12 @@ function generic(writer: CborWriter, value: EncodableValue, path: string, depth:
       generic(writer, item, `${path}.${key}`, depth + 1);
     }
   }
+}
+
+/** CBOR integers are -2^64..2^64-1. */
+function bigInteger(writer: CborWriter, value: bigint, path: string): void {
+  if (value < -(1n << 64n) || value >= 1n << 64n) fail(path, `integer ${value} does not fit CBOR's 64 bits`);
+  writer.integer(value);
 }
 
 function isObject(value: EncodableValue | undefined): value is { [key: string]: EncodableValue } {

@@ -100,6 +100,9 @@ export function parseYaml11(text: string, source = 'codec'): ParsedDocument {
       `${source}: YAML of ${text.length} characters exceeds ${MAX_CODEC_SOURCE_BYTES}`,
     );
   }
+  if (yamlNestingBound(text) > MAX_YAML_NESTING) {
+    throw new CodecError('CODEC_YAML', `${source}: YAML nested deeper than ${MAX_YAML_NESTING} levels`);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     schema: 'failsafe',
@@ -154,4 +157,47 @@ export function parseYaml11(text: string, source = 'codec'): ParsedDocument {
     throw new CodecError('CODEC_YAML', `${source}: unsupported YAML node`);
   };
   return { value: convert(doc.contents, 0), lines };
+}
+
+/**
+ * Deepest YAML nesting handed to the `yaml` parser. It recurses per level and overflows the stack at some
+ * hundreds of levels; after one such overflow, the next deep input can abort Node itself (V8 fails to compile
+ * a regular expression near the stack limit: "RegExpCompiler Allocation failed"). Codecs nest about 10 deep.
+ */
+export const MAX_YAML_NESTING = 200;
+
+/**
+ * An upper bound on a YAML text's nesting, without parsing it: on each line, the indentation plus the block
+ * indicators (`- `, `? `, `: `) that open a level on that line, plus the deepest run of unclosed `[`/`{`.
+ */
+function yamlNestingBound(text: string): number {
+  let block = 0;
+  let flow = 0;
+  let maxFlow = 0;
+  let line = 0;
+  let lineStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || c === 13) {
+      lineStart = true;
+      line = 0;
+      continue;
+    }
+    if (lineStart && (c === 32 || c === 9)) {
+      if (++line > block) block = line;
+      continue;
+    }
+    lineStart = false;
+    if (c === 91 || c === 123) {
+      if (++flow > maxFlow) maxFlow = flow;
+    } else if (c === 93 || c === 125) {
+      if (flow > 0) flow--;
+    } else if (c === 45 || c === 63 || c === 58) {
+      const next = text.charCodeAt(i + 1);
+      if (Number.isNaN(next) || next === 32 || next === 9 || next === 10 || next === 13) {
+        if (++line > block) block = line;
+      }
+    }
+  }
+  return block + maxFlow;
 }
