@@ -206,16 +206,16 @@ export class CborReader {
       const end = start + info;
       if (end > this.bytes.length) this.truncated('a text string');
       const { bytes } = this;
-      let ascii = true;
-      for (let i = start; i < end; i++) {
-        if ((bytes[i] as number) >= 0x80) {
-          ascii = false;
-          break;
-        }
+      let text = '';
+      let i = start;
+      for (; i < end; i++) {
+        const byte = bytes[i] as number;
+        if (byte >= 0x80) break;
+        text += String.fromCharCode(byte);
       }
-      if (ascii) {
+      if (i === end) {
         this.pos = end;
-        return info === 0 ? '' : String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+        return text;
       }
     }
     return textDecoder.decode(this.stringBytes(3, info));

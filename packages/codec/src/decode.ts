@@ -54,6 +54,86 @@ interface Node {
   readonly series: Series | undefined;
   readonly raw: RawKind | undefined;
   readonly hasChildren: boolean;
+  /** The modifiers compiled to one function, when they are all arithmetic or $fpp (the hot path). */
+  readonly numeric: ((value: number) => number) | undefined;
+  /** A field whose JSON key is `__proto__` must be defined, not assigned. */
+  readonly protoKey: boolean;
+  /** Series fields, compiled the same way. */
+  readonly seriesFields: readonly SeriesNode[];
+  /** Builds one series record as an object literal of fixed shape (see compileRecord). */
+  readonly makeRecord: RecordMaker | undefined;
+}
+
+type RecordMaker = (
+  run: DecodeRun,
+  items: RawValue[],
+  first: number,
+  timestamp: number,
+  fields: readonly SeriesNode[],
+) => JsonObject;
+
+/**
+ * Generates the record constructor of a series: `{ "timestamp": t, "min": ..., "max": ... }` as one object
+ * literal, so every record gets the same hidden class instead of growing key by key. Keys enter the source
+ * only through JSON.stringify (a JSON string is a JavaScript string literal); `__proto__` would set the
+ * prototype in a literal, so such a series keeps the generic path.
+ */
+function compileRecord(fields: readonly SeriesNode[]): RecordMaker | undefined {
+  if (fields.length === 0 || fields.length > 64 || fields.some((f) => f.protoKey)) return undefined;
+  const entries = fields.map((f, j) => `${JSON.stringify(f.key)}: run.seriesValue(fields[${j}], items[first + ${j}])`);
+  const source = `return { "timestamp": timestamp, ${entries.join(', ')} };`;
+  return new Function('run', 'items', 'first', 'timestamp', 'fields', source) as RecordMaker;
+}
+
+interface SeriesNode {
+  readonly key: string;
+  readonly protoKey: boolean;
+  readonly modifiers: readonly Modifier[];
+  readonly numeric: ((value: number) => number) | undefined;
+}
+
+/** Compiles arithmetic and $fpp modifiers (in YAML order) into one function; undefined if there are others. */
+function compileNumeric(modifiers: readonly Modifier[]): ((value: number) => number) | undefined {
+  if (modifiers.length === 0 || modifiers.some((m) => m.op === 'enum')) return undefined;
+  const steps = modifiers.map((m): ((value: number) => number) => {
+    switch (m.op) {
+      case 'div': {
+        const d = m.value;
+        return (v) => v / d;
+      }
+      case 'mul': {
+        const k = m.value;
+        return (v) => v * k;
+      }
+      case 'add': {
+        const k = m.value;
+        return (v) => v + k;
+      }
+      case 'sub': {
+        const k = m.value;
+        return (v) => v - k;
+      }
+      case 'fpp': {
+        const digits = m.digits;
+        return (v) => roundDecimal(v, digits);
+      }
+      default:
+        throw new Error('unreachable');
+    }
+  });
+  // The common shapes ($div + $fpp, a single modifier) as one closure each: no loop on the hot path.
+  const [first, second] = modifiers;
+  if (modifiers.length === 2 && first?.op === 'div' && second?.op === 'fpp') {
+    const d = first.value;
+    const digits = second.digits;
+    return (v) => roundDecimal(v / d, digits);
+  }
+  if (steps.length === 1) return steps[0];
+  return (v) => {
+    let out = v;
+    for (const step of steps) out = step(out);
+    return out;
+  };
 }
 
 const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
@@ -127,6 +207,12 @@ export class SpecialisedDecoder {
     this.#flat = schema.dialect === 'v1';
     const nodes: Node[] = [];
     for (const field of schema.byId) {
+      const seriesFields: SeriesNode[] = (field.series?.fields ?? []).map((f) => ({
+        key: f.key,
+        protoKey: f.key === '__proto__',
+        modifiers: f.modifiers,
+        numeric: compileNumeric(f.modifiers),
+      }));
       nodes.push({
         field,
         key: field.key,
@@ -135,6 +221,10 @@ export class SpecialisedDecoder {
         series: field.series,
         raw: field.raw,
         hasChildren: field.children.length > 0,
+        numeric: compileNumeric(field.modifiers),
+        protoKey: field.key === '__proto__',
+        seriesFields,
+        makeRecord: field.series ? compileRecord(seriesFields) : undefined,
       });
     }
     this.#nodes = nodes;
@@ -147,8 +237,7 @@ export class SpecialisedDecoder {
   }
 }
 
-class DecodeRun {
-  readonly r: CborReader;
+class DecodeRun extends CborReader {
   readonly issues: DecodeIssue[] = [];
   readonly path: (string | number)[] = [];
   readonly strict: boolean;
@@ -157,7 +246,7 @@ class DecodeRun {
   readonly flat: boolean;
 
   constructor(bytes: Uint8Array, options: DecodeOptions, nodes: Node[], flat: boolean) {
-    this.r = new CborReader(bytes, mergeLimits(options.limits));
+    super(bytes, mergeLimits(options.limits));
     this.strict = options.strict === true;
     this.bigintAsString = options.bigint === 'string';
     this.nodes = nodes;
@@ -173,56 +262,59 @@ class DecodeRun {
 
   issue(code: DecodeIssueCode, message: string, value?: JsonValue, extra?: string | number): void {
     const path = this.pathText(extra);
-    if (this.strict)
-      throw new CodecError('CODEC_ISSUE', `${path || '(root)'}: ${message}`, { path, offset: this.r.pos });
+    if (this.strict) throw new CodecError('CODEC_ISSUE', `${path || '(root)'}: ${message}`, { path, offset: this.pos });
     const issue: DecodeIssue = { code, path, message };
     if (value !== undefined) issue.value = value;
     this.issues.push(issue);
   }
 
   root(): JsonValue {
-    const r = this.r;
-    const initial = r.initial('the message');
+    const initial = this.initial('the message');
     let body: JsonValue;
     if (initial >> 5 === 5) {
       body = this.map(undefined, initial & 31, 1);
     } else {
-      body = rawToJson(r.anyFrom(initial, 0), this.bigintAsString);
+      body = rawToJson(this.anyFrom(initial, 0), this.bigintAsString);
       this.issue('TYPE_MISMATCH', `a message is a CBOR map, got ${describeJson(body)}`, body);
     }
-    r.end();
+    this.end();
     return body;
   }
 
   generic(depth: number): JsonValue {
-    return rawToJson(this.r.any(depth), this.bigintAsString);
+    return rawToJson(this.any(depth), this.bigintAsString);
   }
 
   /** The body of a map whose keys are ids of `parent`'s children (v2) or of the flat table (v1). */
   map(parent: Node | undefined, info: number, depth: number): JsonObject {
-    const r = this.r;
-    r.depthCheck(depth);
-    const n = r.length(info, 2, 'a map');
+    this.depthCheck(depth);
+    const n = this.length(info, 2, 'a map');
     const out: JsonObject = {};
-    const { bytes } = r;
+    const { bytes } = this;
     for (let i = 0; n === INDEFINITE || i < n; i++) {
       if (n === INDEFINITE) {
-        if (r.pos >= bytes.length) r.truncated('an indefinite-length map');
-        if (bytes[r.pos] === 0xff) {
-          r.pos++;
+        if (this.pos >= bytes.length) this.truncated('an indefinite-length map');
+        if (bytes[this.pos] === 0xff) {
+          this.pos++;
           break;
         }
       }
-      const keyInitial = r.initial('a map key');
+      const keyInitial = this.initial('a map key');
       let node: Node | undefined;
       let id: number | bigint | undefined;
-      if (keyInitial >> 5 === 0) {
-        id = r.integerArgument(keyInitial & 31);
+      if (keyInitial < 0x18) {
+        // Key ids below 24 are one byte: most fields of every real codec.
+        id = keyInitial;
+        node = this.nodes[id];
+        if (node !== undefined && !this.flat && node.parent !== parent) node = undefined;
+      } else if (keyInitial >> 5 === 0) {
+        id = this.integerArgument(keyInitial & 31);
         node = typeof id === 'number' ? this.nodes[id] : undefined;
         if (node !== undefined && !this.flat && node.parent !== parent) node = undefined;
       }
       if (node === undefined) {
-        const keyText = id === undefined ? JSON.stringify(rawToJson(r.anyFrom(keyInitial, depth), true)) : String(id);
+        const keyText =
+          id === undefined ? JSON.stringify(rawToJson(this.anyFrom(keyInitial, depth), true)) : String(id);
         const value = this.generic(depth);
         const where = parent ? `"${parent.field.path.join('.')}"` : 'the top level';
         const known = typeof id === 'number' ? this.nodes[id] : undefined;
@@ -239,30 +331,37 @@ class DecodeRun {
       const key = node.key;
       this.path.push(key);
       const value = this.value(node, depth);
-      if (Object.hasOwn(out, key))
+      // Only a key already set can be a duplicate; hasOwn tells it apart from inherited names (`constructor`).
+      if (out[key] !== undefined && Object.hasOwn(out, key))
         this.issue('DUPLICATE_KEY', `"${key}" appears twice; the later value is kept`, out[key]);
       this.path.pop();
-      setKey(out, key, value);
+      if (node.protoKey) setKey(out, key, value);
+      else out[key] = value;
     }
     return out;
   }
 
   /** The value of one field. */
   value(node: Node, depth: number): JsonValue {
-    const r = this.r;
-    const initial = r.initial('a value');
+    const initial = this.initial('a value');
+    if (initial < 0x18) {
+      // A small unsigned integer: the most common value there is.
+      const numeric = node.numeric;
+      if (numeric !== undefined) return numeric(initial);
+      return node.modifiers.length === 0 ? initial : this.scalar(node, initial);
+    }
     const info = initial & 31;
     switch (initial >> 5) {
       case 0:
-        return this.scalar(node, r.integerArgument(info));
+        return this.scalar(node, this.integerArgument(info));
       case 1: {
-        const n = r.integerArgument(info);
+        const n = this.integerArgument(info);
         return this.scalar(node, typeof n === 'bigint' || n >= Number.MAX_SAFE_INTEGER ? -1n - BigInt(n) : -1 - n);
       }
       case 2:
-        return this.scalar(node, toHex(r.stringBytes(2, info)));
+        return this.scalar(node, toHex(this.stringBytes(2, info)));
       case 3:
-        return this.scalar(node, r.text(info));
+        return this.scalar(node, this.text(info));
       case 4:
         return this.array(node, info, depth + 1);
       case 5:
@@ -270,12 +369,12 @@ class DecodeRun {
         return this.mismatch(
           node,
           `"${node.key}" has no fields, got a map`,
-          rawToJson(r.anyFrom(initial, depth), this.bigintAsString),
+          rawToJson(this.anyFrom(initial, depth), this.bigintAsString),
         );
       case 6:
-        return r.unexpectedTag(info);
+        return this.unexpectedTag(info);
       default: {
-        const value = r.simple(info);
+        const value = this.simple(info);
         return value === undefined ? null : this.scalar(node, value as number | boolean | null);
       }
     }
@@ -288,11 +387,8 @@ class DecodeRun {
   }
 
   /** Applies a field's modifiers in YAML order. */
-  scalar(
-    node: Node | { key: string; modifiers: readonly Modifier[] },
-    raw: number | bigint | string | boolean | null,
-    extra?: string,
-  ): JsonValue {
+  scalar(node: Node | SeriesNode, raw: number | bigint | string | boolean | null, extra?: string): JsonValue {
+    if (typeof raw === 'number' && node.numeric !== undefined) return node.numeric(raw);
     const modifiers = node.modifiers;
     if (raw === null) return null;
     if (modifiers.length === 0) return typeof raw === 'bigint' && this.bigintAsString ? raw.toString() : raw;
@@ -349,19 +445,18 @@ class DecodeRun {
   }
 
   array(node: Node, info: number, depth: number): JsonValue {
-    const r = this.r;
-    r.depthCheck(depth);
+    this.depthCheck(depth);
     if (node.series) return this.series(node, node.series, this.scalars(info, depth));
     if (node.raw === 'wmbus' || node.raw === 'mbus') return this.frames(node, this.scalars(info, depth));
     if (node.raw !== undefined) return rawToJson(this.rawList(info, depth), this.bigintAsString);
-    const n = r.length(info, 1, 'an array');
+    const n = this.length(info, 1, 'an array');
     const out: JsonValue[] = [];
-    const { bytes } = r;
+    const { bytes } = this;
     for (let i = 0; n === INDEFINITE || i < n; i++) {
       if (n === INDEFINITE) {
-        if (r.pos >= bytes.length) r.truncated('an indefinite-length array');
-        if (bytes[r.pos] === 0xff) {
-          r.pos++;
+        if (this.pos >= bytes.length) this.truncated('an indefinite-length array');
+        if (bytes[this.pos] === 0xff) {
+          this.pos++;
           break;
         }
       }
@@ -373,17 +468,33 @@ class DecodeRun {
   }
 
   rawList(info: number, depth: number): RawValue[] {
-    return this.r.anyFrom(0x80 | info, depth - 1) as RawValue[];
+    return this.anyFrom(0x80 | info, depth - 1) as RawValue[];
   }
 
-  /** The items of a series list, read generically (they are flat scalars in every real message). */
+  /** The items of a series list: flat integers in every real message, so those are read inline. */
   scalars(info: number, depth: number): RawValue[] {
-    return this.rawList(info, depth);
+    const n = this.length(info, 1, 'an array');
+    const items: RawValue[] = [];
+    const bytes = this.bytes;
+    for (let i = 0; n === INDEFINITE || i < n; i++) {
+      if (n === INDEFINITE) {
+        if (this.pos >= bytes.length) this.truncated('an indefinite-length array');
+        if (bytes[this.pos] === 0xff) {
+          this.pos++;
+          break;
+        }
+      }
+      const initial = this.initial('a series item');
+      if (initial < 0x18) items.push(initial);
+      else if (initial < 0x1c) items.push(this.integerArgument(initial & 31));
+      else items.push(this.anyFrom(initial, depth));
+    }
+    return items;
   }
 
   series(node: Node, series: Series, items: RawValue[]): JsonValue {
     if (items.length === 0) return [];
-    const fields = series.fields;
+    const fields = node.seriesFields;
     const width = fields.length;
     const header = series.kind === 'tsp' ? 2 : 1;
     const stride = series.kind === 'tsp' ? width : width + 1;
@@ -413,22 +524,16 @@ class DecodeRun {
         timestamp = t0 + offset;
         first = base + 1;
       }
-      const record: JsonObject = { timestamp };
       this.path.push(i);
-      for (let j = 0; j < width; j++) {
-        const field = fields[j] as Series['fields'][number];
-        const raw = items[first + j];
-        setKey(
-          record,
-          field.key,
-          isScalar(raw)
-            ? this.scalar(field, raw, field.key)
-            : raw === undefined
-              ? null
-              : raw instanceof Uint8Array
-                ? this.scalar(field, toHex(raw), field.key)
-                : this.mismatch(node, `"${field.key}" in a series takes a scalar`, rawToJson(raw, this.bigintAsString)),
-        );
+      let record: JsonObject;
+      if (node.makeRecord !== undefined) {
+        record = node.makeRecord(this, items, first, timestamp, fields);
+      } else {
+        record = { timestamp };
+        for (let j = 0; j < width; j++) {
+          const field = fields[j] as SeriesNode;
+          setKey(record, field.key, this.seriesValue(field, items[first + j]));
+        }
       }
       this.path.pop();
       out.push(record);
@@ -443,6 +548,25 @@ class DecodeRun {
       );
     }
     return out;
+  }
+
+  /** One value of a series record (called from generated record constructors too). */
+  seriesValue(field: SeriesNode, raw: RawValue): JsonValue {
+    if (typeof raw === 'number') {
+      const numeric = field.numeric;
+      if (numeric !== undefined) return numeric(raw);
+      if (field.modifiers.length === 0) return raw;
+    }
+    if (isScalar(raw)) return this.scalar(field, raw, field.key);
+    if (raw === undefined) return null;
+    if (raw instanceof Uint8Array) return this.scalar(field, toHex(raw), field.key);
+    this.issue(
+      'TYPE_MISMATCH',
+      `"${field.key}" in a series takes a scalar`,
+      rawToJson(raw, this.bigintAsString),
+      field.key,
+    );
+    return rawToJson(raw, this.bigintAsString);
   }
 
   /** `$wmbus`/`$mbus`: `[rssi, frame, rssi, frame, ...]` -> `[{ rssi, data: hex }]`. */
