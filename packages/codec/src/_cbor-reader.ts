@@ -36,7 +36,7 @@ export const INDEFINITE = -1;
 
 export class CborReader {
   readonly bytes: Uint8Array;
-  readonly view: DataView;
+  #view: DataView | undefined;
   readonly limits: DecodeLimits;
   pos = 0;
   items = 0;
@@ -48,8 +48,13 @@ export class CborReader {
       throw new CodecError('CODEC_LIMIT', `input of ${bytes.length} bytes exceeds maxBytes ${limits.maxBytes}`);
     }
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.limits = limits;
+  }
+
+  /** Created on first use: most messages hold no float and no 32-bit integer. */
+  get view(): DataView {
+    this.#view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    return this.#view;
   }
 
   truncated(what: string): never {
@@ -96,7 +101,10 @@ export class CborReader {
       case 26:
         if (pos + 4 > bytes.length) this.truncated('an argument');
         this.pos = pos + 4;
-        return this.view.getUint32(pos);
+        return (
+          (bytes[pos] as number) * 0x1000000 +
+          (((bytes[pos + 1] as number) << 16) | ((bytes[pos + 2] as number) << 8) | (bytes[pos + 3] as number))
+        );
       case 27: {
         if (pos + 8 > bytes.length) this.truncated('an argument');
         this.pos = pos + 8;

@@ -56,13 +56,20 @@ interface Node {
   readonly hasChildren: boolean;
   /** The modifiers compiled to one function, when they are all arithmetic or $fpp (the hot path). */
   readonly numeric: ((value: number) => number) | undefined;
+  readonly id: number;
   /** A field whose JSON key is `__proto__` must be defined, not assigned. */
   readonly protoKey: boolean;
+  /** Another field of the same map has the same JSON key ($key): duplicates are checked by key, not id. */
+  readonly sharesKey: boolean;
   /** Series fields, compiled the same way. */
   readonly seriesFields: readonly SeriesNode[];
   /** Builds one series record as an object literal of fixed shape (see compileRecord). */
   readonly makeRecord: RecordMaker | undefined;
+  /** The same, reading each value straight from the bytes (definite-length tsp series). */
+  readonly readRecord: RecordReader | undefined;
 }
+
+type RecordReader = (run: DecodeRun, timestamp: number, fields: readonly SeriesNode[]) => JsonObject;
 
 type RecordMaker = (
   run: DecodeRun,
@@ -79,17 +86,55 @@ type RecordMaker = (
  * prototype in a literal, so such a series keeps the generic path.
  */
 function compileRecord(fields: readonly SeriesNode[]): RecordMaker | undefined {
-  if (fields.length === 0 || fields.length > 64 || fields.some((f) => f.protoKey)) return undefined;
   const entries = fields.map((f, j) => `${JSON.stringify(f.key)}: run.seriesValue(fields[${j}], items[first + ${j}])`);
-  const source = `return { "timestamp": timestamp, ${entries.join(', ')} };`;
-  return new Function('run', 'items', 'first', 'timestamp', 'fields', source) as RecordMaker;
+  return generate(fields, ['run', 'items', 'first', 'timestamp', 'fields'], entries) as RecordMaker | undefined;
+}
+
+/** Like compileRecord, but each value is read from the bytes in order (object literals evaluate left to right). */
+function compileRecordReader(fields: readonly SeriesNode[]): RecordReader | undefined {
+  const entries = fields.map((f, j) => `${JSON.stringify(f.key)}: run.nextSeriesValue(fields[${j}])`);
+  return generate(fields, ['run', 'timestamp', 'fields'], entries) as RecordReader | undefined;
+}
+
+function generate(fields: readonly SeriesNode[], parameters: string[], entries: string[]): unknown {
+  if (fields.length === 0 || fields.length > 64 || fields.some((f) => f.protoKey)) return undefined;
+  try {
+    return new Function(...parameters, `return { "timestamp": timestamp, ${entries.join(', ')} };`);
+  } catch {
+    // Runtimes that forbid code generation (strict CSP, some edge workers) take the generic path.
+    return undefined;
+  }
 }
 
 interface SeriesNode {
   readonly key: string;
   readonly protoKey: boolean;
+  /** See integerDivisorOf. */
+  readonly integerDivisor: number;
   readonly modifiers: readonly Modifier[];
   readonly numeric: ((value: number) => number) | undefined;
+}
+
+/**
+ * For an integer from the device, what the modifiers come down to: 1 (nothing), d (a division whose result
+ * needs no rounding: `$div: d` alone, or `$div: 10^k` then `$fpp: >= k`), or 0 (anything else).
+ */
+function integerDivisorOf(modifiers: readonly Modifier[]): number {
+  if (modifiers.length === 0) return 1;
+  const [first, second] = modifiers;
+  if (first?.op !== 'div') return 0;
+  if (modifiers.length === 1) return first.value;
+  const decimals = Math.log10(first.value);
+  if (
+    modifiers.length === 2 &&
+    second?.op === 'fpp' &&
+    Number.isInteger(decimals) &&
+    decimals >= 0 &&
+    decimals <= second.digits
+  ) {
+    return first.value;
+  }
+  return 0;
 }
 
 /** Compiles arithmetic and $fpp modifiers (in YAML order) into one function; undefined if there are others. */
@@ -126,6 +171,12 @@ function compileNumeric(modifiers: readonly Modifier[]): ((value: number) => num
   if (modifiers.length === 2 && first?.op === 'div' && second?.op === 'fpp') {
     const d = first.value;
     const digits = second.digits;
+    const decimals = Math.log10(d);
+    if (Number.isInteger(decimals) && decimals >= 0 && decimals <= digits) {
+      // An integer over 10^k with k <= digits already is the nearest double to a k-decimal number: rounding
+      // it again returns it unchanged (devices send integers; floats still round).
+      return (v) => (Number.isInteger(v) && Math.abs(v) < TWO_POW_52 ? v / d : roundDecimal(v / d, digits));
+    }
     return (v) => roundDecimal(v / d, digits);
   }
   if (steps.length === 1) return steps[0];
@@ -198,18 +249,30 @@ export function sortKeysDeep(value: JsonValue): JsonValue {
   return out;
 }
 
+/** Per field id, the stamp of the map it was last seen in. */
+interface SeenStamps {
+  ids: Uint32Array;
+  next: number;
+}
+
 /** A codec compiled for decoding: one node per key id. */
 export class SpecialisedDecoder {
   readonly #nodes: Node[];
   readonly #flat: boolean;
+  readonly #seen: SeenStamps;
 
   constructor(schema: CodecSchema) {
     this.#flat = schema.dialect === 'v1';
     const nodes: Node[] = [];
+    // JSON keys per map scope (the parent in v2, the whole table in v1), to find fields that share one.
+    const scopedKey = (field: CodecField) => `${this.#flat ? '' : (field.parent?.id ?? '')}\u0000${field.key}`;
+    const keyCounts = new Map<string, number>();
+    for (const field of schema.byId) keyCounts.set(scopedKey(field), (keyCounts.get(scopedKey(field)) ?? 0) + 1);
     for (const field of schema.byId) {
       const seriesFields: SeriesNode[] = (field.series?.fields ?? []).map((f) => ({
         key: f.key,
         protoKey: f.key === '__proto__',
+        integerDivisor: integerDivisorOf(f.modifiers),
         modifiers: f.modifiers,
         numeric: compileNumeric(f.modifiers),
       }));
@@ -222,16 +285,25 @@ export class SpecialisedDecoder {
         raw: field.raw,
         hasChildren: field.children.length > 0,
         numeric: compileNumeric(field.modifiers),
+        id: field.id,
         protoKey: field.key === '__proto__',
+        sharesKey: (keyCounts.get(scopedKey(field)) ?? 0) > 1,
         seriesFields,
         makeRecord: field.series ? compileRecord(seriesFields) : undefined,
+        readRecord: field.series?.kind === 'tsp' ? compileRecordReader(seriesFields) : undefined,
       });
     }
     this.#nodes = nodes;
+    this.#seen = { ids: new Uint32Array(nodes.length), next: 1 };
   }
 
   decode(bytes: Uint8Array, options: DecodeOptions): DecodeResult {
-    const run = new DecodeRun(bytes, options, this.#nodes, this.#flat);
+    // Stamps grow across decodes (decode is synchronous, so one buffer per codec is never shared by two runs).
+    if (this.#seen.next > 0xfff00000) {
+      this.#seen.ids.fill(0);
+      this.#seen.next = 1;
+    }
+    const run = new DecodeRun(bytes, options, this.#nodes, this.#flat, this.#seen);
     const body = run.root();
     return { body: options.sortKeys ? sortKeysDeep(body) : body, issues: run.issues };
   }
@@ -244,13 +316,21 @@ class DecodeRun extends CborReader {
   readonly bigintAsString: boolean;
   readonly nodes: Node[];
   readonly flat: boolean;
+  /** The record a series is at, for the path of an issue. */
+  seriesIndex = 0;
+  seriesDepth = 0;
+  /** Per field id, the stamp of the last map it was seen in: duplicate keys in O(1) without hasOwn. */
+  readonly seen: Uint32Array;
+  readonly stamps: SeenStamps;
 
-  constructor(bytes: Uint8Array, options: DecodeOptions, nodes: Node[], flat: boolean) {
+  constructor(bytes: Uint8Array, options: DecodeOptions, nodes: Node[], flat: boolean, seen: SeenStamps) {
     super(bytes, mergeLimits(options.limits));
     this.strict = options.strict === true;
     this.bigintAsString = options.bigint === 'string';
     this.nodes = nodes;
     this.flat = flat;
+    this.seen = seen.ids;
+    this.stamps = seen;
   }
 
   pathText(extra?: string | number): string {
@@ -290,6 +370,8 @@ class DecodeRun extends CborReader {
     this.depthCheck(depth);
     const n = this.length(info, 2, 'a map');
     const out: JsonObject = {};
+    const seen = this.seen;
+    const stamp = this.stamps.next++;
     const { bytes } = this;
     for (let i = 0; n === INDEFINITE || i < n; i++) {
       if (n === INDEFINITE) {
@@ -331,9 +413,10 @@ class DecodeRun extends CborReader {
       const key = node.key;
       this.path.push(key);
       const value = this.value(node, depth);
-      // Only a key already set can be a duplicate; hasOwn tells it apart from inherited names (`constructor`).
-      if (out[key] !== undefined && Object.hasOwn(out, key))
+      // A field id seen twice in this map (stamped per map), or a key shared by two fields set twice.
+      if (seen[node.id] === stamp || (node.sharesKey && Object.hasOwn(out, key)))
         this.issue('DUPLICATE_KEY', `"${key}" appears twice; the later value is kept`, out[key]);
+      seen[node.id] = stamp;
       this.path.pop();
       if (node.protoKey) setKey(out, key, value);
       else out[key] = value;
@@ -446,7 +529,13 @@ class DecodeRun extends CborReader {
 
   array(node: Node, info: number, depth: number): JsonValue {
     this.depthCheck(depth);
-    if (node.series) return this.series(node, node.series, this.scalars(info, depth));
+    if (node.series) {
+      if (node.readRecord !== undefined && info !== 31) {
+        const direct = this.tspDirect(node, node.readRecord, info, depth);
+        if (direct !== undefined) return direct;
+      }
+      return this.series(node, node.series, this.scalars(info, depth));
+    }
     if (node.raw === 'wmbus' || node.raw === 'mbus') return this.frames(node, this.scalars(info, depth));
     if (node.raw !== undefined) return rawToJson(this.rawList(info, depth), this.bigintAsString);
     const n = this.length(info, 1, 'an array');
@@ -474,20 +563,51 @@ class DecodeRun extends CborReader {
   /** The items of a series list: flat integers in every real message, so those are read inline. */
   scalars(info: number, depth: number): RawValue[] {
     const n = this.length(info, 1, 'an array');
-    const items: RawValue[] = [];
-    const bytes = this.bytes;
-    for (let i = 0; n === INDEFINITE || i < n; i++) {
-      if (n === INDEFINITE) {
+    if (n === INDEFINITE) {
+      // What the firmware writes (zcbor): read up to the break, small integers inline.
+      const items: RawValue[] = [];
+      const bytes = this.bytes;
+      for (;;) {
+        const integer = this.nextInteger();
+        if (integer !== undefined) {
+          this.count();
+          items.push(integer);
+          continue;
+        }
         if (this.pos >= bytes.length) this.truncated('an indefinite-length array');
         if (bytes[this.pos] === 0xff) {
           this.pos++;
-          break;
+          return items;
         }
+        items.push(this.anyFrom(this.initial('a series item'), depth));
       }
-      const initial = this.initial('a series item');
-      if (initial < 0x18) items.push(initial);
-      else if (initial < 0x1c) items.push(this.integerArgument(initial & 31));
-      else items.push(this.anyFrom(initial, depth));
+    }
+    // One item-limit check for the whole list; nested items (never in real series) count themselves.
+    this.items += n;
+    if (this.items > this.limits.maxItems) this.count();
+    const items: RawValue[] = new Array(n);
+    const bytes = this.bytes;
+    const end = bytes.length;
+    for (let i = 0; i < n; i++) {
+      const pos = this.pos;
+      if (pos >= end) this.truncated('a series item');
+      const initial = bytes[pos] as number;
+      if (initial < 0x18) {
+        items[i] = initial;
+        this.pos = pos + 1;
+      } else if (initial === 0x18 && pos + 1 < end) {
+        items[i] = bytes[pos + 1] as number;
+        this.pos = pos + 2;
+      } else if (initial === 0x19 && pos + 2 < end) {
+        items[i] = ((bytes[pos + 1] as number) << 8) | (bytes[pos + 2] as number);
+        this.pos = pos + 3;
+      } else if (initial >= 0x20 && initial < 0x38) {
+        items[i] = -1 - (initial - 0x20);
+        this.pos = pos + 1;
+      } else {
+        this.pos = pos + 1;
+        items[i] = this.anyFrom(initial, depth);
+      }
     }
     return items;
   }
@@ -508,7 +628,8 @@ class DecodeRun extends CborReader {
       );
     }
     const records = Math.max(0, Math.floor((items.length - header) / stride));
-    const out: JsonObject[] = [];
+    const out: JsonObject[] = new Array(records);
+    let skipped = 0;
     for (let i = 0; i < records; i++) {
       const base = header + i * stride;
       let timestamp: number;
@@ -519,12 +640,13 @@ class DecodeRun extends CborReader {
         const offset = toNumber(items[base]);
         if (offset === undefined) {
           this.issue('TYPE_MISMATCH', `"${node.key}": tso offset is not a number`, rawToJson(items[base], true), i);
+          skipped++;
           continue;
         }
         timestamp = t0 + offset;
         first = base + 1;
       }
-      this.path.push(i);
+      this.seriesIndex = i;
       let record: JsonObject;
       if (node.makeRecord !== undefined) {
         record = node.makeRecord(this, items, first, timestamp, fields);
@@ -535,9 +657,9 @@ class DecodeRun extends CborReader {
           setKey(record, field.key, this.seriesValue(field, items[first + j]));
         }
       }
-      this.path.pop();
-      out.push(record);
+      out[i - skipped] = record;
     }
+    if (skipped > 0) out.length = records - skipped;
     const used = header + records * stride;
     if (used !== items.length) {
       const shape = series.kind === 'tsp' ? `2 + k * ${width}` : `1 + k * ${width + 1}`;
@@ -550,6 +672,115 @@ class DecodeRun extends CborReader {
     return out;
   }
 
+  /**
+   * A definite-length tsp series decoded straight from the bytes into records, with no intermediate list.
+   * Returns undefined (position unchanged) when t0 or the period is not a plain integer: the generic path
+   * then reports it.
+   */
+  tspDirect(node: Node, readRecord: RecordReader, info: number, depth: number): JsonValue | undefined {
+    const start = this.pos;
+    const n = this.length(info, 1, 'an array');
+    if (n === 0) return [];
+    if (n < 2) {
+      this.pos = start;
+      return undefined;
+    }
+    const t0 = this.nextInteger();
+    const period = t0 === undefined ? undefined : this.nextInteger();
+    if (t0 === undefined || period === undefined) {
+      this.pos = start;
+      return undefined;
+    }
+    this.items += n;
+    if (this.items > this.limits.maxItems) this.count();
+    const fields = node.seriesFields;
+    const width = fields.length;
+    const records = Math.max(0, Math.floor((n - 2) / width));
+    const out: JsonObject[] = new Array(records);
+    this.seriesDepth = depth;
+    for (let i = 0; i < records; i++) {
+      this.seriesIndex = i;
+      out[i] = readRecord(this, t0 + i * period, fields);
+    }
+    const left = n - 2 - records * width;
+    if (left > 0) {
+      const rest: RawValue[] = [];
+      for (let i = 0; i < left; i++) rest.push(this.anyFrom(this.initial('a series item'), depth));
+      this.issue(
+        'SERIES_LENGTH',
+        `"${node.key}": tsp series of ${n} items, expected 2 + k * ${width}; the last ${left} were left out`,
+        rawToJson(rest, this.bigintAsString),
+      );
+    }
+    return out;
+  }
+
+  /** The next item if it is an integer of up to 32 bits (advancing past it); else undefined, unmoved. */
+  nextInteger(): number | undefined {
+    const { bytes, pos } = this;
+    const initial = bytes[pos];
+    if (initial === undefined) return undefined;
+    if (initial < 0x18) {
+      this.pos = pos + 1;
+      return initial;
+    }
+    if (initial === 0x18 && pos + 1 < bytes.length) {
+      this.pos = pos + 2;
+      return bytes[pos + 1] as number;
+    }
+    if (initial === 0x19 && pos + 2 < bytes.length) {
+      this.pos = pos + 3;
+      return ((bytes[pos + 1] as number) << 8) | (bytes[pos + 2] as number);
+    }
+    if (initial === 0x1a && pos + 4 < bytes.length) {
+      this.pos = pos + 5;
+      return (
+        (bytes[pos + 1] as number) * 0x1000000 +
+        (((bytes[pos + 2] as number) << 16) | ((bytes[pos + 3] as number) << 8) | (bytes[pos + 4] as number))
+      );
+    }
+    if (initial >= 0x20 && initial < 0x38) {
+      this.pos = pos + 1;
+      return 0x1f - initial;
+    }
+    if (initial === 0x38 && pos + 1 < bytes.length) {
+      this.pos = pos + 2;
+      return -1 - (bytes[pos + 1] as number);
+    }
+    if (initial === 0x39 && pos + 2 < bytes.length) {
+      this.pos = pos + 3;
+      return -1 - (((bytes[pos + 1] as number) << 8) | (bytes[pos + 2] as number));
+    }
+    return undefined;
+  }
+
+  /** The next value of a series read in place (called from generated record readers). */
+  nextSeriesValue(field: SeriesNode): JsonValue {
+    // The one- and three-byte integers of nearly every sample, read here without a call.
+    const { bytes, pos } = this;
+    const initial = bytes[pos] as number;
+    let integer: number | undefined;
+    if (initial < 0x18) {
+      this.pos = pos + 1;
+      integer = initial;
+    } else if (initial === 0x19 && pos + 2 < bytes.length) {
+      this.pos = pos + 3;
+      integer = ((bytes[pos + 1] as number) << 8) | (bytes[pos + 2] as number);
+    } else {
+      integer = this.nextInteger();
+    }
+    if (integer !== undefined) {
+      // Integers below 2^32 here: a plain division is exactly what the modifiers would do.
+      const divisor = field.integerDivisor;
+      if (divisor === 1) return integer;
+      if (divisor !== 0) return integer / divisor;
+      const numeric = field.numeric;
+      if (numeric !== undefined) return numeric(integer);
+      return this.seriesValue(field, integer);
+    }
+    return this.seriesValue(field, this.anyFrom(this.initial('a series item'), this.seriesDepth));
+  }
+
   /** One value of a series record (called from generated record constructors too). */
   seriesValue(field: SeriesNode, raw: RawValue): JsonValue {
     if (typeof raw === 'number') {
@@ -557,16 +788,18 @@ class DecodeRun extends CborReader {
       if (numeric !== undefined) return numeric(raw);
       if (field.modifiers.length === 0) return raw;
     }
-    if (isScalar(raw)) return this.scalar(field, raw, field.key);
     if (raw === undefined) return null;
-    if (raw instanceof Uint8Array) return this.scalar(field, toHex(raw), field.key);
-    this.issue(
-      'TYPE_MISMATCH',
-      `"${field.key}" in a series takes a scalar`,
-      rawToJson(raw, this.bigintAsString),
-      field.key,
-    );
-    return rawToJson(raw, this.bigintAsString);
+    // Off the hot path: the record index joins the path only here, where an issue may be raised.
+    this.path.push(this.seriesIndex);
+    let value: JsonValue;
+    if (isScalar(raw)) value = this.scalar(field, raw, field.key);
+    else if (raw instanceof Uint8Array) value = this.scalar(field, toHex(raw), field.key);
+    else {
+      value = rawToJson(raw, this.bigintAsString);
+      this.issue('TYPE_MISMATCH', `"${field.key}" in a series takes a scalar`, value, field.key);
+    }
+    this.path.pop();
+    return value;
   }
 
   /** `$wmbus`/`$mbus`: `[rssi, frame, rssi, frame, ...]` -> `[{ rssi, data: hex }]`. */
