@@ -106,6 +106,18 @@ export function cborBytes(item: CborItem): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/**
+ * The fast-check budget of a property in `pnpm test`: `numRuns` or `ms`, whichever ends first.
+ * FC_NUM_RUNS=20000 (and FC_SEED) runs a longer search without the time limit.
+ */
+export function propertyBudget(numRuns: number, ms: number): fc.Parameters<unknown> {
+  const longRuns = Number(process.env.FC_NUM_RUNS) || 0;
+  return {
+    ...(longRuns > 0 ? { numRuns: longRuns } : { numRuns, interruptAfterTimeLimit: ms }),
+    ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
+  };
+}
+
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }

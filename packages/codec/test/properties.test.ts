@@ -10,18 +10,13 @@ import {
   expectedPaths,
   hex,
   messageFor,
+  propertyBudget,
   sharedKeyCodecSpec,
   v1CodecSpec,
   v2CodecSpec,
 } from './arbitraries.js';
 
-// A modest budget for `pnpm test`: each property stops after its runs or its time, whichever comes first.
-// FC_NUM_RUNS=20000 (and FC_SEED) runs a longer search without the time limit.
-const LONG_RUNS = Number(process.env.FC_NUM_RUNS) || 0;
-const BUDGET: fc.Parameters<unknown> = {
-  ...(LONG_RUNS > 0 ? { numRuns: LONG_RUNS } : { numRuns: 300, interruptAfterTimeLimit: 2500 }),
-  ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
-};
+const BUDGET = propertyBudget(300, 2500);
 
 interface Case {
   yaml: string;

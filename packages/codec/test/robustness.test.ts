@@ -24,18 +24,14 @@ import {
   mutate,
   mutateText,
   mutation,
+  propertyBudget,
   textMutation,
   UPLOAD_ERROR_CODES,
   YAML_ERROR_CODES,
   YAML_FRAGMENTS,
 } from './arbitraries.js';
 
-// A modest budget for `pnpm test`; FC_NUM_RUNS=20000 (and FC_SEED) runs a longer search without the time limit.
-const LONG_RUNS = Number(process.env.FC_NUM_RUNS) || 0;
-const BUDGET: fc.Parameters<unknown> = {
-  ...(LONG_RUNS > 0 ? { numRuns: LONG_RUNS } : { numRuns: 400, interruptAfterTimeLimit: 2000 }),
-  ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
-};
+const BUDGET = propertyBudget(400, 2000);
 
 const FIXTURES = new URL('../../../../shared/fixtures/hardwario/', import.meta.url);
 const fixture = (path: string): string => readFileSync(new URL(path, FIXTURES), 'utf8');
