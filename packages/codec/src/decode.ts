@@ -90,16 +90,42 @@ function compileRecord(fields: readonly SeriesNode[]): RecordMaker | undefined {
   return generate(fields, ['run', 'items', 'first', 'timestamp', 'fields'], entries) as RecordMaker | undefined;
 }
 
-/** Like compileRecord, but each value is read from the bytes in order (object literals evaluate left to right). */
+/**
+ * Like compileRecord, but reading each value from the bytes in order. A field whose modifiers come down to a
+ * division of integers (integerDivisorOf) gets the integer heads of RFC 8949 3.1 parsed inline, its divisor a
+ * numeric constant of the code; anything else (floats, nulls, other modifiers, the end of input) goes through
+ * run.nextSeriesValue, which raises the issues and errors.
+ */
 function compileRecordReader(fields: readonly SeriesNode[]): RecordReader | undefined {
-  const entries = fields.map((f, j) => `${JSON.stringify(f.key)}: run.nextSeriesValue(fields[${j}])`);
-  return generate(fields, ['run', 'timestamp', 'fields'], entries) as RecordReader | undefined;
+  const lines = ['const bytes = run.bytes; const end = bytes.length; let p = run.pos; let b;'];
+  fields.forEach((field, j) => {
+    const divisor = field.integerDivisor;
+    const slow = `{ run.pos = p; v${j} = run.nextSeriesValue(fields[${j}]); p = run.pos; }`;
+    if (divisor === 0 || !Number.isFinite(divisor)) {
+      lines.push(`let v${j}; ${slow}`);
+      return;
+    }
+    const scale = (expression: string): string => (divisor === 1 ? expression : `(${expression}) / ${divisor}`);
+    lines.push(
+      `let v${j}; b = bytes[p];`,
+      `if (b < 0x18) { v${j} = ${scale('b')}; p += 1; }`,
+      `else if (b === 0x19 && p + 2 < end) { v${j} = ${scale('(bytes[p + 1] << 8) | bytes[p + 2]')}; p += 3; }`,
+      `else if (b === 0x18 && p + 1 < end) { v${j} = ${scale('bytes[p + 1]')}; p += 2; }`,
+      `else if (b >= 0x20 && b < 0x38) { v${j} = ${scale('0x1f - b')}; p += 1; }`,
+      `else if (b === 0x38 && p + 1 < end) { v${j} = ${scale('-1 - bytes[p + 1]')}; p += 2; }`,
+      `else if (b === 0x39 && p + 2 < end) { v${j} = ${scale('-1 - ((bytes[p + 1] << 8) | bytes[p + 2])')}; p += 3; }`,
+      `else ${slow}`,
+    );
+  });
+  lines.push('run.pos = p;');
+  const entries = fields.map((f, j) => `${JSON.stringify(f.key)}: v${j}`);
+  return generate(fields, ['run', 'timestamp', 'fields'], entries, lines.join('\n')) as RecordReader | undefined;
 }
 
-function generate(fields: readonly SeriesNode[], parameters: string[], entries: string[]): unknown {
+function generate(fields: readonly SeriesNode[], parameters: string[], entries: string[], prelude = ''): unknown {
   if (fields.length === 0 || fields.length > 64 || fields.some((f) => f.protoKey)) return undefined;
   try {
-    return new Function(...parameters, `return { "timestamp": timestamp, ${entries.join(', ')} };`);
+    return new Function(...parameters, `${prelude}\nreturn { "timestamp": timestamp, ${entries.join(', ')} };`);
   } catch {
     // Runtimes that forbid code generation (strict CSP, some edge workers) take the generic path.
     return undefined;

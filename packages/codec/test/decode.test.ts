@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CodecError, fromHex, loadCodec, roundDecimal } from '../src/index.js';
+import { CodecError, fromHex, loadCodec, roundDecimal, toHex as toHexString } from '../src/index.js';
 
 const THERMO = `
 version: 2
@@ -55,6 +55,39 @@ describe('decoding with a v2 codec', () => {
         ],
       },
     });
+  });
+
+  it('reads every integer head of a tsp series in place, with floats, nulls and wide integers among them', () => {
+    const codec = loadCodec(`version: 2
+type: decoder
+name: test.series
+schema:
+  - s:
+      - $tsp:
+          - a:
+              - $div: 100
+              - $fpp: 2
+          - b:
+          - c:
+              - $div: 10
+              - $fpp: 1
+              - $add: 1
+`);
+    // [t0 1000, period 10, then records of (a, b, c)]: 5 / 0x18 200 / 0x19 0x1234 / -1 / 0x38 -100 / 0x39 -1000,
+    // then 0x1a 70000, float32 1.5, null, and a record cut short (SERIES_LENGTH).
+    const bytes = fromHex('a1 00 8d 19 03e8 0a  05 18 c8 19 1234  20 38 63 39 03e7  1a 00011170 fa 3fc00000 f6  00 01');
+    const { body, issues } = codec.decode(bytes);
+    expect(body).toEqual({
+      s: [
+        { timestamp: 1000, a: 0.05, b: 200, c: 467 },
+        { timestamp: 1010, a: -0.01, b: -100, c: -99 },
+        { timestamp: 1020, a: 700, b: 1.5, c: null },
+      ],
+    });
+    expect(issues).toMatchObject([{ code: 'SERIES_LENGTH', path: 's', value: [0, 1] }]);
+    // The same list with an indefinite length takes the generic path and gives the same result.
+    const indefinite = fromHex(toHexString(bytes).replace(/^a1008d/, 'a1009f') + 'ff');
+    expect(codec.decode(indefinite)).toEqual({ body, issues });
   });
 
   it('measures every tso offset from t0, not from the previous sample', () => {
