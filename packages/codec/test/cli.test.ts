@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CliIo, main } from '../src/cli.js';
@@ -65,6 +67,16 @@ describe('uplink-codec', () => {
     expect(fromArgument.code).toBe(0);
     expect(fromArgument.stdout).toBe(fromStdin.stdout);
     expect(JSON.parse(fromArgument.stdout)).toMatchObject({ message: { sequence: 5027 } });
+  });
+
+  it('decodes raw bytes from --file', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'uplink-codec-'));
+    const file = join(directory, 'message.bin');
+    writeFileSync(file, Buffer.from(climeHex, 'hex'));
+    const fromFile = await run(['decode', v1Clime, '--file', file]);
+    expect(fromFile.code).toBe(0);
+    expect(fromFile.stdout).toBe((await run(['decode', v1Clime, climeHex])).stdout);
+    expect((await run(['decode', v1Clime, '--file', file, climeHex])).code).toBe(2);
   });
 
   it('--compat reproduces the reference JSON and --sort-keys sorts', async () => {
