@@ -1,0 +1,19 @@
+/** Stable codes of {@link CoreError}; match on these, not on messages. */
+export type CoreErrorCode =
+  | 'FLAP_TOO_SHORT' // a packet shorter than its 14-byte header
+  | 'FLAP_TOO_LONG' // a packet or message over its bound
+  | 'FLAP_BAD_HASH' // the claim-token signature does not match
+  | 'FLAP_BAD_BASE64' // base64 framing that is not base64
+  | 'FLAP_BAD_FIELD' // a packet field out of range when packing
+  | 'FLAP_BAD_MESSAGE'; // a message body that does not parse
+
+/** The one error class of `@uplink/core`; messages start with `[flap]` and say what was wrong and where. */
+export class CoreError extends Error {
+  override readonly name = 'CoreError';
+  readonly code: CoreErrorCode;
+
+  constructor(code: CoreErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(`[flap] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}

@@ -1,0 +1,21 @@
+export { CoreError, type CoreErrorCode } from './errors.js';
+export {
+  CLAIM_TOKEN_BYTES,
+  decodeBase64Datagram,
+  encodeBase64Datagram,
+  FLAP_FLAGS,
+  type FlapFlagName,
+  type FlapPacket,
+  formatFlags,
+  MAX_PACKET_BYTES,
+  MAX_PACKET_DATA,
+  MAX_SEQUENCE,
+  PACKET_HEADER_BYTES,
+  type ParsedPacket,
+  packetHash,
+  packPacket,
+  parseFlags,
+  parsePacket,
+  unpackPacket,
+  verifyPacket,
+} from './flap/packet.js';
