@@ -1,7 +1,11 @@
 import { defineProject } from 'vitest/config';
 
+// Workspace packages resolve to their sources (the `uplink-source` export condition): tests need no build.
+const conditions = ['uplink-source', 'module', 'node', 'development'];
+
 export default defineProject({
-  resolve: { conditions: ['uplink-source'] },
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: conditions } },
   test: {
     name: 'core',
     include: ['test/**/*.test.ts'],

@@ -97,6 +97,18 @@ export class CborWriter {
     else this.float64(value);
   }
 
+  /** The head of an indefinite-length array (4) or map (5), as zcbor in the firmware writes them; end with `end()`. */
+  indefinite(major: 4 | 5): void {
+    this.#reserve(1);
+    this.#buffer[this.#length++] = (major << 5) | 31;
+  }
+
+  /** The break that ends an indefinite-length item. */
+  end(): void {
+    this.#reserve(1);
+    this.#buffer[this.#length++] = 0xff;
+  }
+
   simple(byte: 0xf4 | 0xf5 | 0xf6 | 0xf7): void {
     this.#reserve(1);
     this.#buffer[this.#length++] = byte;

@@ -1,5 +1,18 @@
 export { CoreError, type CoreErrorCode } from './errors.js';
 export {
+  type DownlinkMessage,
+  type FirmwareRequest,
+  type FlapMessage,
+  MAX_MESSAGE_BYTES,
+  MESSAGE_TYPES,
+  packMessage,
+  type SessionInfo,
+  type SessionInfoField,
+  type ShellResult,
+  type UplinkMessage,
+  unpackMessage,
+} from './flap/message.js';
+export {
   CLAIM_TOKEN_BYTES,
   decodeBase64Datagram,
   encodeBase64Datagram,
