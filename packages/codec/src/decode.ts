@@ -476,7 +476,6 @@ class DecodeRun extends CborReader {
       case 5:
         if (this.flat || node.hasChildren) return this.map(node, info, depth + 1);
         return this.mismatch(
-          node,
           `"${node.key}" has no fields, got a map`,
           rawToJson(this.anyFrom(initial, depth), this.bigintAsString),
         );
@@ -489,8 +488,8 @@ class DecodeRun extends CborReader {
     }
   }
 
-  mismatch(node: Node, message: string, value: JsonValue): JsonValue {
-    void node;
+  /** A TYPE_MISMATCH issue; the raw value is kept in the body. */
+  mismatch(message: string, value: JsonValue): JsonValue {
     this.issue('TYPE_MISMATCH', message, value);
     return value;
   }
@@ -648,7 +647,6 @@ class DecodeRun extends CborReader {
     const period = series.kind === 'tsp' ? toNumber(items[1]) : 0;
     if (t0 === undefined || period === undefined) {
       return this.mismatch(
-        node,
         `"${node.key}": a ${series.kind} series starts with a numeric timestamp${series.kind === 'tsp' ? ' and period' : ''}`,
         rawToJson(items, this.bigintAsString),
       );
