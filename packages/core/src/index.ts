@@ -1,5 +1,13 @@
 export { CoreError, type CoreErrorCode } from './errors.js';
 export {
+  type Fragment,
+  fragmentMessage,
+  nextSequence,
+  Reassembly,
+  type ReassemblyOptions,
+  type ReassemblyResult,
+} from './flap/fragment.js';
+export {
   type DownlinkMessage,
   type FirmwareRequest,
   type FlapMessage,
