@@ -17,3 +17,20 @@ export class CoreError extends Error {
     this.code = code;
   }
 }
+
+/** Stable codes of {@link StorageError}. */
+export type StorageErrorCode =
+  | 'STORAGE_CONFLICT' // a unique key taken (device serial number, session id, message id)
+  | 'STORAGE_INVALID' // a value the store cannot hold
+  | 'STORAGE_CLOSED'; // used after close()
+
+/** Errors of the storage interface and its adapters. */
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  readonly code: StorageErrorCode;
+
+  constructor(code: StorageErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(`[storage] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}

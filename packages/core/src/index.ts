@@ -1,4 +1,4 @@
-export { CoreError, type CoreErrorCode } from './errors.js';
+export { CoreError, type CoreErrorCode, StorageError, type StorageErrorCode } from './errors.js';
 export {
   type Fragment,
   fragmentMessage,
@@ -40,3 +40,23 @@ export {
   unpackPacket,
   verifyPacket,
 } from './flap/packet.js';
+export { uuidv7 } from './ids.js';
+export { createMemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
+export type {
+  Device,
+  DevicePatch,
+  Downlink,
+  DownlinkKind,
+  DownlinkState,
+  LogEntry,
+  MaybePromise,
+  MessageDirection,
+  MessageQuery,
+  NewDevice,
+  Page,
+  Session,
+  Storage,
+  StoredCodec,
+  StoredMessage,
+  Tenant,
+} from './storage/types.js';

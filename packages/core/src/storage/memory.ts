@@ -1,0 +1,239 @@
+import { StorageError } from '../errors.js';
+import type {
+  Device,
+  DevicePatch,
+  Downlink,
+  DownlinkState,
+  LogEntry,
+  MessageQuery,
+  NewDevice,
+  Page,
+  Session,
+  Storage,
+  StoredCodec,
+  StoredMessage,
+} from './types.js';
+
+export interface MemoryStorageOptions {
+  /** Most messages kept; the oldest go first. Default 1,000,000. */
+  maxMessages?: number;
+  /** Most communication-log entries kept; the oldest go first. Default 100,000. */
+  maxLogEntries?: number;
+}
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+function pageSize(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new StorageError('STORAGE_INVALID', `limit must be a positive integer, got ${limit}`);
+  return Math.min(limit, MAX_LIMIT);
+}
+
+/** Newest first by a string key that sorts by time (UUIDv7); the cursor is the last key of a page. */
+function pageDescending<T>(
+  items: readonly T[],
+  key: (item: T) => string,
+  limit: number | undefined,
+  cursor: string | undefined,
+): Page<T> {
+  const size = pageSize(limit);
+  const sorted = [...items].sort((a, b) => (key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : 0));
+  const start = cursor === undefined ? 0 : sorted.findIndex((item) => key(item) < cursor);
+  const slice = start < 0 ? [] : sorted.slice(start, start + size);
+  const last = slice.at(-1);
+  const more = start >= 0 && start + size < sorted.length;
+  return more && last !== undefined ? { items: slice, next: key(last) } : { items: slice };
+}
+
+const copyDevice = (device: Device): Device => ({
+  ...device,
+  claimToken: device.claimToken.slice(),
+  tags: [...device.tags],
+  labels: { ...device.labels },
+  tenant: { ...device.tenant },
+});
+
+/**
+ * The in-memory reference implementation of {@link Storage}: the default, and the model every adapter's
+ * behaviour is checked against by the contract suite. Values are copied in and out, as a database would.
+ */
+export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage {
+  const maxMessages = options.maxMessages ?? 1_000_000;
+  const maxLog = options.maxLogEntries ?? 100_000;
+  const devices = new Map<string, Device>();
+  const serials = new Map<number, string>();
+  const sessions = new Map<number, Session>();
+  const messages = new Map<string, StoredMessage>();
+  const codecs = new Map<bigint, StoredCodec>();
+  const downlinks = new Map<string, Downlink>();
+  const log: LogEntry[] = [];
+  let closed = false;
+  const open = (): void => {
+    if (closed) throw new StorageError('STORAGE_CLOSED', 'the memory storage is closed');
+  };
+
+  return {
+    createDevice(input: NewDevice) {
+      open();
+      if (devices.has(input.id)) throw new StorageError('STORAGE_CONFLICT', `device id ${input.id} exists`);
+      if (serials.has(input.serialNumber))
+        throw new StorageError('STORAGE_CONFLICT', `serial number ${input.serialNumber} is registered`);
+      const device = copyDevice({ ...input, createdAt: input.createdAt ?? new Date() });
+      devices.set(device.id, device);
+      serials.set(device.serialNumber, device.id);
+      return copyDevice(device);
+    },
+    getDevice(id) {
+      open();
+      const device = devices.get(id);
+      return device && copyDevice(device);
+    },
+    getDeviceBySerial(serialNumber) {
+      open();
+      const id = serials.get(serialNumber);
+      const device = id === undefined ? undefined : devices.get(id);
+      return device && copyDevice(device);
+    },
+    updateDevice(id, patch: DevicePatch) {
+      open();
+      const device = devices.get(id);
+      if (!device) return undefined;
+      const updated = copyDevice({
+        ...device,
+        ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
+      });
+      devices.set(id, updated);
+      return copyDevice(updated);
+    },
+    deleteDevice(id) {
+      open();
+      const device = devices.get(id);
+      if (!device) return false;
+      devices.delete(id);
+      serials.delete(device.serialNumber);
+      return true;
+    },
+    listDevices(query = {}) {
+      open();
+      const matching = [...devices.values()].filter(
+        (d) =>
+          (query.tenant?.spaceId === undefined || d.tenant.spaceId === query.tenant.spaceId) &&
+          (query.tenant?.groupId === undefined || d.tenant.groupId === query.tenant.groupId),
+      );
+      const page = pageDescending(matching, (d) => d.id, query.limit, query.cursor);
+      return { ...page, items: page.items.map(copyDevice) };
+    },
+
+    createSession(session) {
+      open();
+      if (sessions.has(session.id)) throw new StorageError('STORAGE_CONFLICT', `session id ${session.id} exists`);
+      sessions.set(session.id, structuredClone(session));
+      return structuredClone(session);
+    },
+    getSession(id) {
+      open();
+      const session = sessions.get(id);
+      return session && structuredClone(session);
+    },
+    listSessions(deviceId, query = {}) {
+      open();
+      const key = (s: Session) =>
+        `${String(s.createdAt.getTime()).padStart(15, '0')}:${String(s.id).padStart(10, '0')}`;
+      const page = pageDescending(
+        [...sessions.values()].filter((s) => s.deviceId === deviceId),
+        key,
+        query.limit,
+        query.cursor,
+      );
+      return { ...page, items: page.items.map((s) => structuredClone(s)) };
+    },
+
+    storeMessage(message) {
+      open();
+      if (messages.has(message.id)) throw new StorageError('STORAGE_CONFLICT', `message id ${message.id} exists`);
+      messages.set(message.id, structuredClone(message));
+      // Map iteration is insertion order: the first key is the oldest message.
+      while (messages.size > maxMessages) messages.delete(messages.keys().next().value as string);
+    },
+    getMessage(id) {
+      open();
+      const message = messages.get(id);
+      return message && structuredClone(message);
+    },
+    listMessages(query: MessageQuery = {}) {
+      open();
+      const matching = [...messages.values()].filter(
+        (m) =>
+          (query.deviceId === undefined || m.device_id === query.deviceId) &&
+          (query.type === undefined || m.type === query.type) &&
+          (query.direction === undefined || m.direction === query.direction) &&
+          (query.since === undefined || m.created_at >= query.since) &&
+          (query.until === undefined || m.created_at < query.until),
+      );
+      const page = pageDescending(matching, (m) => m.id, query.limit, query.cursor);
+      return { ...page, items: page.items.map((m) => structuredClone(m)) };
+    },
+
+    putCodec(codec) {
+      open();
+      if (!codecs.has(codec.hash)) codecs.set(codec.hash, structuredClone(codec));
+    },
+    getCodec(hash) {
+      open();
+      const codec = codecs.get(hash);
+      return codec && structuredClone(codec);
+    },
+    listCodecs() {
+      open();
+      return [...codecs.values()].map((c) => structuredClone(c));
+    },
+
+    addDownlink(downlink) {
+      open();
+      if (downlinks.has(downlink.id)) throw new StorageError('STORAGE_CONFLICT', `downlink id ${downlink.id} exists`);
+      downlinks.set(downlink.id, structuredClone(downlink));
+    },
+    getDownlink(id) {
+      open();
+      const downlink = downlinks.get(id);
+      return downlink && structuredClone(downlink);
+    },
+    listDownlinks(deviceId, state?: DownlinkState) {
+      open();
+      return [...downlinks.values()]
+        .filter((d) => d.deviceId === deviceId && (state === undefined || d.state === state))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map((d) => structuredClone(d));
+    },
+    setDownlinkState(id, state, at) {
+      open();
+      const downlink = downlinks.get(id);
+      if (!downlink) return undefined;
+      downlink.state = state;
+      downlink.updatedAt = new Date(at);
+      return structuredClone(downlink);
+    },
+
+    appendLog(entry) {
+      open();
+      log.push(structuredClone(entry));
+      if (log.length > maxLog) log.splice(0, log.length - maxLog);
+    },
+    listLog(query) {
+      open();
+      const matching = log.filter(
+        (e) =>
+          (query.deviceId === undefined || e.deviceId === query.deviceId) &&
+          (query.sessionId === undefined || e.sessionId === query.sessionId),
+      );
+      const page = pageDescending(matching, (e) => e.id, query.limit, query.cursor);
+      return { ...page, items: page.items.map((e) => structuredClone(e)) };
+    },
+
+    close() {
+      closed = true;
+    },
+  };
+}

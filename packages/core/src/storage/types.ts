@@ -1,0 +1,166 @@
+// The storage interface (aedes-persistence style): one interface, an in-memory reference implementation that is
+// the default, and one contract suite (`@uplink/core/testing`) that every adapter runs.
+import type { JsonValue } from '@uplink/codec';
+
+/** Sync and async adapters both fit. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Where a device belongs: tenants are isolated by space, callbacks and users work per group. */
+export interface Tenant {
+  spaceId: string;
+  groupId: string;
+}
+
+export interface Device {
+  /** UUIDv7. */
+  id: string;
+  serialNumber: number;
+  /** The 128-bit secret that signs flap-hash packets. */
+  claimToken: Uint8Array;
+  name: string;
+  tags: string[];
+  labels: Record<string, string>;
+  tenant: Tenant;
+  createdAt: Date;
+  /** The codec and config hashes the server holds for the device (sent in SET_SESSION). */
+  decoderHash?: bigint;
+  encoderHash?: bigint;
+  configHash?: bigint;
+}
+
+export type NewDevice = Omit<Device, 'createdAt'> & { createdAt?: Date };
+export type DevicePatch = Partial<
+  Pick<Device, 'name' | 'tags' | 'labels' | 'tenant' | 'decoderHash' | 'encoderHash' | 'configHash'>
+>;
+
+export interface Session {
+  /** u32, unique per server (SET_SESSION key 0). */
+  id: number;
+  deviceId: string;
+  createdAt: Date;
+  /** What the device said in CREATE_SESSION (vendor, product, firmware...). */
+  info: Record<string, JsonValue>;
+}
+
+export type MessageDirection = 'up' | 'down';
+
+/** A stored message, in HARDWARIO Cloud's shape (snake_case fields), plus `session_id`. */
+export interface StoredMessage {
+  /** UUIDv7: ids sort by time. */
+  id: string;
+  created_at: Date;
+  device_id: string;
+  device_name: string;
+  device_serial_number: number;
+  direction: MessageDirection;
+  /** data, session, config, stats, shell, firmware, ... */
+  type: string;
+  /** The decoded body, or null when it could not be decoded (see `raw` and the reason in `error`). */
+  body: JsonValue;
+  /** `0x` + 16 hex digits, or null. */
+  codec_hash: string | null;
+  raw: Uint8Array;
+  session_id: number | null;
+  /** Why the body is null or incomplete (unknown codec, decode error), if it is. */
+  error?: string;
+}
+
+export interface MessageQuery {
+  deviceId?: string;
+  type?: string;
+  direction?: MessageDirection;
+  /** created_at >= since */
+  since?: Date;
+  /** created_at < until */
+  until?: Date;
+  /** At most this many (default 100, at most 1000). */
+  limit?: number;
+  /** The `next` cursor of a previous page. */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface StoredCodec {
+  hash: bigint;
+  type: 'decoder' | 'encoder';
+  /** The canonical codec CBOR (what is hashed). */
+  cbor: Uint8Array;
+  createdAt: Date;
+}
+
+export type DownlinkKind = 'data' | 'config' | 'shell' | 'firmware' | 'reboot';
+export type DownlinkState = 'pending' | 'sent' | 'acknowledged' | 'cancelled';
+
+export interface Downlink {
+  /** UUIDv7: pending downlinks go out in id order. */
+  id: string;
+  deviceId: string;
+  kind: DownlinkKind;
+  payload: JsonValue;
+  state: DownlinkState;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface LogEntry {
+  /** UUIDv7. */
+  id: string;
+  at: Date;
+  deviceId: string | null;
+  sessionId: number | null;
+  direction: 'in' | 'out';
+  sequence: number | null;
+  flags: number | null;
+  /** A decoded summary (`CREATE_SESSION`, `ack`, `UPLOAD_DATA 120 B`) or the error that dropped the datagram. */
+  summary: string;
+  error?: string;
+}
+
+/**
+ * Everything Uplink keeps. Methods may be sync or async. Adapters: memory (default), SQLite.
+ * Errors: `StorageError` with a stable code (`STORAGE_CONFLICT` for a duplicate serial number, ...).
+ */
+export interface Storage {
+  createDevice(device: NewDevice): MaybePromise<Device>;
+  getDevice(id: string): MaybePromise<Device | undefined>;
+  getDeviceBySerial(serialNumber: number): MaybePromise<Device | undefined>;
+  updateDevice(id: string, patch: DevicePatch): MaybePromise<Device | undefined>;
+  deleteDevice(id: string): MaybePromise<boolean>;
+  listDevices(query?: { tenant?: Partial<Tenant>; limit?: number; cursor?: string }): MaybePromise<Page<Device>>;
+
+  createSession(session: Session): MaybePromise<Session>;
+  getSession(id: number): MaybePromise<Session | undefined>;
+  listSessions(deviceId: string, query?: { limit?: number; cursor?: string }): MaybePromise<Page<Session>>;
+
+  /** Stores a message; once this resolves the message is durable (the server acknowledges only then). */
+  storeMessage(message: StoredMessage): MaybePromise<void>;
+  getMessage(id: string): MaybePromise<StoredMessage | undefined>;
+  listMessages(query?: MessageQuery): MaybePromise<Page<StoredMessage>>;
+
+  putCodec(codec: StoredCodec): MaybePromise<void>;
+  getCodec(hash: bigint): MaybePromise<StoredCodec | undefined>;
+  listCodecs(): MaybePromise<StoredCodec[]>;
+
+  addDownlink(downlink: Downlink): MaybePromise<void>;
+  getDownlink(id: string): MaybePromise<Downlink | undefined>;
+  /** The device's downlinks in a state, oldest first. */
+  listDownlinks(deviceId: string, state?: DownlinkState): MaybePromise<Downlink[]>;
+  /** Moves a downlink to a state; returns it, or undefined if unknown. */
+  setDownlinkState(id: string, state: DownlinkState, at: Date): MaybePromise<Downlink | undefined>;
+
+  appendLog(entry: LogEntry): MaybePromise<void>;
+  listLog(query: {
+    deviceId?: string;
+    sessionId?: number;
+    limit?: number;
+    cursor?: string;
+  }): MaybePromise<Page<LogEntry>>;
+
+  /** Releases connections and files. */
+  close(): MaybePromise<void>;
+}

@@ -1,0 +1,245 @@
+// The storage contract suite: every adapter's test file calls `testStorage` (aedes-persistence's abstract.js
+// and unstorage's testDriver are the models). Needs vitest.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StorageError } from './errors.js';
+import { uuidv7 } from './ids.js';
+import type { Device, Downlink, LogEntry, NewDevice, Storage, StoredMessage } from './storage/types.js';
+
+export interface TestStorageOptions {
+  /** Shown in the suite's title. */
+  name: string;
+  /** A fresh, empty store for each test. */
+  create: () => Storage | Promise<Storage>;
+  /** Tests an adapter cannot pass, each with the reason. */
+  skip?: { reason: string; tests: string[] }[];
+}
+
+const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+let clock = T0;
+const tick = (ms = 1000): number => {
+  clock += ms;
+  return clock;
+};
+
+export function newDevice(overrides: Partial<NewDevice> = {}): NewDevice {
+  const now = tick();
+  return {
+    id: uuidv7(now),
+    serialNumber: 2159017985,
+    claimToken: Uint8Array.from(Buffer.from('98a8856ba6534bd5212176b22f3acbb3', 'hex')),
+    name: 'clime-1',
+    tags: ['office'],
+    labels: { floor: '2' },
+    tenant: { spaceId: 'space-a', groupId: 'group-1' },
+    createdAt: new Date(now),
+    ...overrides,
+  };
+}
+
+export function newMessage(device: Device, overrides: Partial<StoredMessage> = {}): StoredMessage {
+  const now = tick();
+  return {
+    id: uuidv7(now),
+    created_at: new Date(now),
+    device_id: device.id,
+    device_name: device.name,
+    device_serial_number: device.serialNumber,
+    direction: 'up',
+    type: 'data',
+    body: { thermometer: { temperature: 21.5 } },
+    codec_hash: '0x92fd351b4a8c1979',
+    raw: Uint8Array.of(0xa1, 0x14, 0xa1, 0x15, 0x19, 0x08, 0x66),
+    session_id: 1,
+    ...overrides,
+  };
+}
+
+/** Runs the storage contract against an adapter. */
+export function testStorage(options: TestStorageOptions): void {
+  const skipped = new Map<string, string>();
+  for (const entry of options.skip ?? []) for (const test of entry.tests) skipped.set(test, entry.reason);
+  const test = (title: string, fn: () => Promise<void>): void => {
+    const reason = skipped.get(title);
+    if (reason) it.skip(`${title} (skipped: ${reason})`, fn);
+    else it(title, fn);
+  };
+
+  describe(`storage contract: ${options.name}`, () => {
+    let store: Storage;
+    beforeEach(async () => {
+      store = await options.create();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    test('a created device is found by id and by serial number, as a copy', async () => {
+      const input = newDevice();
+      const created = await store.createDevice(input);
+      expect(created).toMatchObject({ id: input.id, serialNumber: input.serialNumber, name: 'clime-1' });
+      const byId = await store.getDevice(input.id);
+      const bySerial = await store.getDeviceBySerial(input.serialNumber);
+      expect(byId).toEqual(created);
+      expect(bySerial).toEqual(created);
+      expect(Buffer.from(byId?.claimToken ?? []).toString('hex')).toBe('98a8856ba6534bd5212176b22f3acbb3');
+      byId?.tags.push('mutated');
+      expect((await store.getDevice(input.id))?.tags).toEqual(['office']);
+    });
+
+    test('a second device with the same serial number is a STORAGE_CONFLICT', async () => {
+      await store.createDevice(newDevice());
+      await expect(Promise.resolve().then(() => store.createDevice(newDevice()))).rejects.toSatisfy(
+        (error: unknown) => error instanceof StorageError && error.code === 'STORAGE_CONFLICT',
+      );
+    });
+
+    test('updating a device changes only the given fields; deleting frees its serial number', async () => {
+      const device = await store.createDevice(newDevice());
+      const updated = await store.updateDevice(device.id, { name: 'renamed', decoderHash: 0x92fd351b4a8c1979n });
+      expect(updated).toMatchObject({ name: 'renamed', tags: ['office'], decoderHash: 0x92fd351b4a8c1979n });
+      expect(await store.updateDevice('missing', { name: 'x' })).toBeUndefined();
+      expect(await store.deleteDevice(device.id)).toBe(true);
+      expect(await store.deleteDevice(device.id)).toBe(false);
+      expect(await store.getDeviceBySerial(device.serialNumber)).toBeUndefined();
+      await store.createDevice(newDevice());
+    });
+
+    test('devices list by tenant, newest first, in pages', async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.createDevice(
+          newDevice({ serialNumber: 1000 + i, tenant: { spaceId: i < 3 ? 'a' : 'b', groupId: 'g' } }),
+        );
+      }
+      const first = await store.listDevices({ tenant: { spaceId: 'a' }, limit: 2 });
+      expect(first.items.map((d) => d.serialNumber)).toEqual([1002, 1001]);
+      const second = await store.listDevices({
+        tenant: { spaceId: 'a' },
+        limit: 2,
+        ...(first.next ? { cursor: first.next } : {}),
+      });
+      expect(second.items.map((d) => d.serialNumber)).toEqual([1000]);
+      expect(second.next).toBeUndefined();
+    });
+
+    test('sessions are unique by id and list per device, newest first', async () => {
+      const device = await store.createDevice(newDevice());
+      await store.createSession({
+        id: 7,
+        deviceId: device.id,
+        createdAt: new Date(tick()),
+        info: { fwVersion: 'v2.3.0' },
+      });
+      await store.createSession({ id: 3, deviceId: device.id, createdAt: new Date(tick()), info: {} });
+      expect(await store.getSession(7)).toMatchObject({ id: 7, info: { fwVersion: 'v2.3.0' } });
+      expect((await store.listSessions(device.id)).items.map((s) => s.id)).toEqual([3, 7]);
+      await expect(
+        Promise.resolve().then(() =>
+          store.createSession({ id: 7, deviceId: device.id, createdAt: new Date(), info: {} }),
+        ),
+      ).rejects.toSatisfy((error: unknown) => error instanceof StorageError && error.code === 'STORAGE_CONFLICT');
+    });
+
+    test('a stored message reads back exactly, with its raw bytes and bigint-free body', async () => {
+      const device = await store.createDevice(newDevice());
+      const message = newMessage(device);
+      await store.storeMessage(message);
+      expect(await store.getMessage(message.id)).toEqual(message);
+      await expect(Promise.resolve().then(() => store.storeMessage(message))).rejects.toSatisfy(
+        (error: unknown) => error instanceof StorageError && error.code === 'STORAGE_CONFLICT',
+      );
+    });
+
+    test('messages list newest first with filters and a cursor that walks every page once', async () => {
+      const device = await store.createDevice(newDevice());
+      const other = await store.createDevice(newDevice({ serialNumber: 42 }));
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const message = newMessage(i % 3 === 0 ? other : device, { type: i % 2 === 0 ? 'data' : 'stats' });
+        ids.push(message.id);
+        await store.storeMessage(message);
+      }
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listMessages({ limit: 3, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.items.map((m) => m.id));
+        cursor = page.next;
+      } while (cursor);
+      expect(seen).toEqual([...ids].reverse());
+      const filtered = await store.listMessages({ deviceId: device.id, type: 'data' });
+      expect(filtered.items.every((m) => m.device_id === device.id && m.type === 'data')).toBe(true);
+      expect(filtered.items).toHaveLength(2);
+      const all = (await store.listMessages()).items;
+      const middle = all[3]?.created_at as Date;
+      const since = await store.listMessages({ since: middle });
+      expect(since.items.map((m) => m.id)).toEqual(all.slice(0, 4).map((m) => m.id));
+      const until = await store.listMessages({ until: middle });
+      expect(until.items.map((m) => m.id)).toEqual(all.slice(4).map((m) => m.id));
+    });
+
+    test('codecs are kept by hash, first upload wins', async () => {
+      const cbor = Uint8Array.of(0xa0);
+      await store.putCodec({ hash: 1n << 63n, type: 'decoder', cbor, createdAt: new Date(tick()) });
+      await store.putCodec({
+        hash: 1n << 63n,
+        type: 'decoder',
+        cbor: Uint8Array.of(0xa1),
+        createdAt: new Date(tick()),
+      });
+      expect((await store.getCodec(1n << 63n))?.cbor).toEqual(cbor);
+      expect(await store.getCodec(5n)).toBeUndefined();
+      expect(await store.listCodecs()).toHaveLength(1);
+    });
+
+    test('downlinks queue per device in order and move through their states', async () => {
+      const device = await store.createDevice(newDevice());
+      const make = (kind: Downlink['kind']): Downlink => {
+        const now = new Date(tick());
+        return {
+          id: uuidv7(now.getTime()),
+          deviceId: device.id,
+          kind,
+          payload: { led_r: 1 },
+          state: 'pending',
+          createdAt: now,
+          updatedAt: now,
+        };
+      };
+      const first = make('data');
+      const second = make('reboot');
+      await store.addDownlink(second.id < first.id ? first : second);
+      await store.addDownlink(second.id < first.id ? second : first);
+      expect((await store.listDownlinks(device.id, 'pending')).map((d) => d.id)).toEqual([first.id, second.id]);
+      const sent = await store.setDownlinkState(first.id, 'sent', new Date(tick()));
+      expect(sent?.state).toBe('sent');
+      await store.setDownlinkState(second.id, 'cancelled', new Date(tick()));
+      expect(await store.listDownlinks(device.id, 'pending')).toEqual([]);
+      expect((await store.getDownlink(first.id))?.state).toBe('sent');
+      expect(await store.setDownlinkState('missing', 'sent', new Date())).toBeUndefined();
+    });
+
+    test('the communication log lists per device and per session, newest first', async () => {
+      const entry = (sessionId: number, summary: string): LogEntry => {
+        const now = tick();
+        return {
+          id: uuidv7(now),
+          at: new Date(now),
+          deviceId: 'd1',
+          sessionId,
+          direction: 'in',
+          sequence: 1,
+          flags: 12,
+          summary,
+        };
+      };
+      await store.appendLog(entry(1, 'CREATE_SESSION'));
+      await store.appendLog(entry(2, 'UPLOAD_DATA'));
+      await store.appendLog({ ...entry(2, 'dropped'), deviceId: null, error: 'FLAP_BAD_HASH' });
+      expect((await store.listLog({ deviceId: 'd1' })).items.map((e) => e.summary)).toEqual([
+        'UPLOAD_DATA',
+        'CREATE_SESSION',
+      ]);
+      expect((await store.listLog({ sessionId: 2 })).items.map((e) => e.summary)).toEqual(['dropped', 'UPLOAD_DATA']);
+    });
+  });
+}
