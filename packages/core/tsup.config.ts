@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing.ts'],
-  external: ['vitest'],
+  entry: { index: 'src/index.ts', testing: 'src/testing.ts', 'storage/sqlite': 'src/storage/sqlite.ts' },
+  external: ['vitest', 'better-sqlite3'],
   format: ['esm'],
   dts: true,
   sourcemap: true,

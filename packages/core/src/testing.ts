@@ -46,7 +46,8 @@ export function newMessage(device: Device, overrides: Partial<StoredMessage> = {
     device_serial_number: device.serialNumber,
     direction: 'up',
     type: 'data',
-    body: { thermometer: { temperature: 21.5 } },
+    // uint64 readings stay exact: an adapter must keep bigints in bodies.
+    body: { thermometer: { temperature: 21.5 }, network: { imei: 18446744073709551615n } },
     codec_hash: '0x92fd351b4a8c1979',
     raw: Uint8Array.of(0xa1, 0x14, 0xa1, 0x15, 0x19, 0x08, 0x66),
     session_id: 1,
@@ -139,7 +140,7 @@ export function testStorage(options: TestStorageOptions): void {
       ).rejects.toSatisfy((error: unknown) => error instanceof StorageError && error.code === 'STORAGE_CONFLICT');
     });
 
-    test('a stored message reads back exactly, with its raw bytes and bigint-free body', async () => {
+    test('a stored message reads back exactly, with its raw bytes and a uint64 in its body', async () => {
       const device = await store.createDevice(newDevice());
       const message = newMessage(device);
       await store.storeMessage(message);

@@ -1,0 +1,431 @@
+// The SQLite adapter of Storage (better-sqlite3, WAL): one file, synchronous and durable when a call returns.
+import Database from 'better-sqlite3';
+import { StorageError } from '../errors.js';
+import { fromJsonText, toJsonText } from './_json.js';
+import type {
+  Device,
+  DevicePatch,
+  Downlink,
+  DownlinkState,
+  LogEntry,
+  MessageQuery,
+  NewDevice,
+  Page,
+  Session,
+  Storage,
+  StoredCodec,
+  StoredMessage,
+} from './types.js';
+
+export interface SqliteStorageOptions {
+  /** The database file, or ':memory:'. */
+  filename: string;
+  /** Most communication-log entries kept; the oldest are deleted. Default 1,000,000. */
+  maxLogEntries?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS devices (
+  id TEXT PRIMARY KEY, serial_number INTEGER NOT NULL UNIQUE, claim_token BLOB NOT NULL, name TEXT NOT NULL,
+  tags TEXT NOT NULL, labels TEXT NOT NULL, space_id TEXT NOT NULL, group_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+  decoder_hash TEXT, encoder_hash TEXT, config_hash TEXT);
+CREATE INDEX IF NOT EXISTS devices_tenant ON devices (space_id, group_id, id);
+CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, created_at INTEGER NOT NULL, info TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_device ON sessions (device_id, created_at, id);
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, device_id TEXT NOT NULL, device_name TEXT NOT NULL,
+  device_serial_number INTEGER NOT NULL, direction TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
+  codec_hash TEXT, raw BLOB NOT NULL, session_id INTEGER, error TEXT);
+CREATE INDEX IF NOT EXISTS messages_device ON messages (device_id, id);
+CREATE INDEX IF NOT EXISTS messages_created ON messages (created_at);
+CREATE TABLE IF NOT EXISTS codecs (hash TEXT PRIMARY KEY, type TEXT NOT NULL, cbor BLOB NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS downlinks (
+  id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS downlinks_device ON downlinks (device_id, state, id);
+CREATE TABLE IF NOT EXISTS log (
+  id TEXT PRIMARY KEY, at INTEGER NOT NULL, device_id TEXT, session_id INTEGER, direction TEXT NOT NULL,
+  sequence INTEGER, flags INTEGER, summary TEXT NOT NULL, error TEXT);
+CREATE INDEX IF NOT EXISTS log_device ON log (device_id, id);
+CREATE INDEX IF NOT EXISTS log_session ON log (session_id, id);
+`;
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+function pageSize(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new StorageError('STORAGE_INVALID', `limit must be a positive integer, got ${limit}`);
+  return Math.min(limit, MAX_LIMIT);
+}
+
+const hashText = (hash: bigint | undefined): string | null =>
+  hash === undefined ? null : hash.toString(16).padStart(16, '0');
+const hashValue = (text: string | null): bigint | undefined => (text === null ? undefined : BigInt(`0x${text}`));
+const blob = (value: Uint8Array): Buffer => Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+const bytes = (value: Buffer): Uint8Array => new Uint8Array(value);
+
+type Row = Record<string, unknown>;
+
+function conflict(error: unknown, what: string): never {
+  if (
+    error instanceof Error &&
+    'code' in error &&
+    String((error as { code: unknown }).code).startsWith('SQLITE_CONSTRAINT')
+  ) {
+    throw new StorageError('STORAGE_CONFLICT', what, { cause: error });
+  }
+  throw error;
+}
+
+function toDevice(row: Row): Device {
+  const device: Device = {
+    id: row.id as string,
+    serialNumber: row.serial_number as number,
+    claimToken: bytes(row.claim_token as Buffer),
+    name: row.name as string,
+    tags: fromJsonText<string[]>(row.tags as string),
+    labels: fromJsonText<Record<string, string>>(row.labels as string),
+    tenant: { spaceId: row.space_id as string, groupId: row.group_id as string },
+    createdAt: new Date(row.created_at as number),
+  };
+  const decoderHash = hashValue(row.decoder_hash as string | null);
+  const encoderHash = hashValue(row.encoder_hash as string | null);
+  const configHash = hashValue(row.config_hash as string | null);
+  if (decoderHash !== undefined) device.decoderHash = decoderHash;
+  if (encoderHash !== undefined) device.encoderHash = encoderHash;
+  if (configHash !== undefined) device.configHash = configHash;
+  return device;
+}
+
+function toMessage(row: Row): StoredMessage {
+  const message: StoredMessage = {
+    id: row.id as string,
+    created_at: new Date(row.created_at as number),
+    device_id: row.device_id as string,
+    device_name: row.device_name as string,
+    device_serial_number: row.device_serial_number as number,
+    direction: row.direction as StoredMessage['direction'],
+    type: row.type as string,
+    body: fromJsonText(row.body as string),
+    codec_hash: (row.codec_hash as string | null) ?? null,
+    raw: bytes(row.raw as Buffer),
+    session_id: (row.session_id as number | null) ?? null,
+  };
+  if (row.error !== null && row.error !== undefined) message.error = row.error as string;
+  return message;
+}
+
+function toDownlink(row: Row): Downlink {
+  return {
+    id: row.id as string,
+    deviceId: row.device_id as string,
+    kind: row.kind as Downlink['kind'],
+    payload: fromJsonText(row.payload as string),
+    state: row.state as DownlinkState,
+    createdAt: new Date(row.created_at as number),
+    updatedAt: new Date(row.updated_at as number),
+  };
+}
+
+function toLog(row: Row): LogEntry {
+  const entry: LogEntry = {
+    id: row.id as string,
+    at: new Date(row.at as number),
+    deviceId: (row.device_id as string | null) ?? null,
+    sessionId: (row.session_id as number | null) ?? null,
+    direction: row.direction as LogEntry['direction'],
+    sequence: (row.sequence as number | null) ?? null,
+    flags: (row.flags as number | null) ?? null,
+    summary: row.summary as string,
+  };
+  if (row.error !== null && row.error !== undefined) entry.error = row.error as string;
+  return entry;
+}
+
+/** A page from rows fetched with LIMIT size + 1: the extra row only tells that there is a next page. */
+function page<T>(rows: Row[], size: number, map: (row: Row) => T, cursorOf: (row: Row) => string): Page<T> {
+  const more = rows.length > size;
+  const kept = more ? rows.slice(0, size) : rows;
+  const last = kept.at(-1);
+  const items = kept.map(map);
+  return more && last ? { items, next: cursorOf(last) } : { items };
+}
+
+/**
+ * Storage in a SQLite file (better-sqlite3, WAL journal, synchronous NORMAL... FULL for durability): every
+ * write is committed when the call returns, so a message is on disk before its ack goes out.
+ */
+export function createSqliteStorage(options: SqliteStorageOptions): Storage {
+  const db = new Database(options.filename);
+  db.pragma('journal_mode = WAL');
+  // FULL: a committed transaction survives power loss too, not only a crash of the process.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.exec(SCHEMA);
+  const maxLog = options.maxLogEntries ?? 1_000_000;
+  let appendsSinceTrim = 0;
+  const trimEvery = Math.max(1, Math.min(1000, Math.floor(maxLog / 100)));
+
+  const stmt = {
+    insertDevice: db.prepare(
+      `INSERT INTO devices (id, serial_number, claim_token, name, tags, labels, space_id, group_id, created_at, decoder_hash, encoder_hash, config_hash)
+       VALUES (@id, @serial_number, @claim_token, @name, @tags, @labels, @space_id, @group_id, @created_at, @decoder_hash, @encoder_hash, @config_hash)`,
+    ),
+    deviceById: db.prepare('SELECT * FROM devices WHERE id = ?'),
+    deviceBySerial: db.prepare('SELECT * FROM devices WHERE serial_number = ?'),
+    updateDevice: db.prepare(
+      `UPDATE devices SET name = @name, tags = @tags, labels = @labels, space_id = @space_id, group_id = @group_id,
+       decoder_hash = @decoder_hash, encoder_hash = @encoder_hash, config_hash = @config_hash WHERE id = @id`,
+    ),
+    deleteDevice: db.prepare('DELETE FROM devices WHERE id = ?'),
+    insertSession: db.prepare('INSERT INTO sessions (id, device_id, created_at, info) VALUES (?, ?, ?, ?)'),
+    sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+    insertMessage: db.prepare(
+      `INSERT INTO messages (id, created_at, device_id, device_name, device_serial_number, direction, type, body, codec_hash, raw, session_id, error)
+       VALUES (@id, @created_at, @device_id, @device_name, @device_serial_number, @direction, @type, @body, @codec_hash, @raw, @session_id, @error)`,
+    ),
+    messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
+    insertCodec: db.prepare('INSERT OR IGNORE INTO codecs (hash, type, cbor, created_at) VALUES (?, ?, ?, ?)'),
+    codecByHash: db.prepare('SELECT * FROM codecs WHERE hash = ?'),
+    allCodecs: db.prepare('SELECT * FROM codecs ORDER BY created_at'),
+    insertDownlink: db.prepare(
+      'INSERT INTO downlinks (id, device_id, kind, payload, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    downlinkById: db.prepare('SELECT * FROM downlinks WHERE id = ?'),
+    downlinksOf: db.prepare('SELECT * FROM downlinks WHERE device_id = ? ORDER BY id'),
+    downlinksIn: db.prepare('SELECT * FROM downlinks WHERE device_id = ? AND state = ? ORDER BY id'),
+    setDownlinkState: db.prepare('UPDATE downlinks SET state = ?, updated_at = ? WHERE id = ?'),
+    insertLog: db.prepare(
+      'INSERT INTO log (id, at, device_id, session_id, direction, sequence, flags, summary, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    trimLog: db.prepare('DELETE FROM log WHERE id <= (SELECT id FROM log ORDER BY id DESC LIMIT 1 OFFSET ?)'),
+  };
+
+  const codecOf = (row: Row): StoredCodec => ({
+    hash: BigInt(`0x${row.hash as string}`),
+    type: row.type as StoredCodec['type'],
+    cbor: bytes(row.cbor as Buffer),
+    createdAt: new Date(row.created_at as number),
+  });
+
+  const deviceRow = (device: Device) => ({
+    id: device.id,
+    serial_number: device.serialNumber,
+    claim_token: blob(device.claimToken),
+    name: device.name,
+    tags: toJsonText(device.tags),
+    labels: toJsonText(device.labels),
+    space_id: device.tenant.spaceId,
+    group_id: device.tenant.groupId,
+    created_at: device.createdAt.getTime(),
+    decoder_hash: hashText(device.decoderHash),
+    encoder_hash: hashText(device.encoderHash),
+    config_hash: hashText(device.configHash),
+  });
+
+  return {
+    createDevice(input: NewDevice) {
+      const device: Device = { ...input, createdAt: input.createdAt ?? new Date() };
+      try {
+        stmt.insertDevice.run(deviceRow(device));
+      } catch (error) {
+        conflict(error, `device id ${device.id} or serial number ${device.serialNumber} is registered`);
+      }
+      return toDevice(stmt.deviceById.get(device.id) as Row);
+    },
+    getDevice(id) {
+      const row = stmt.deviceById.get(id) as Row | undefined;
+      return row && toDevice(row);
+    },
+    getDeviceBySerial(serialNumber) {
+      const row = stmt.deviceBySerial.get(serialNumber) as Row | undefined;
+      return row && toDevice(row);
+    },
+    updateDevice(id, patch: DevicePatch) {
+      const row = stmt.deviceById.get(id) as Row | undefined;
+      if (!row) return undefined;
+      const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      const updated: Device = { ...toDevice(row), ...defined };
+      stmt.updateDevice.run(deviceRow(updated));
+      return toDevice(stmt.deviceById.get(id) as Row);
+    },
+    deleteDevice(id) {
+      return stmt.deleteDevice.run(id).changes > 0;
+    },
+    listDevices(query = {}) {
+      const size = pageSize(query.limit);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.tenant?.spaceId !== undefined) {
+        where.push('space_id = ?');
+        params.push(query.tenant.spaceId);
+      }
+      if (query.tenant?.groupId !== undefined) {
+        where.push('group_id = ?');
+        params.push(query.tenant.groupId);
+      }
+      if (query.cursor !== undefined) {
+        where.push('id < ?');
+        params.push(query.cursor);
+      }
+      const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toDevice, (row) => row.id as string);
+    },
+
+    createSession(session) {
+      try {
+        stmt.insertSession.run(session.id, session.deviceId, session.createdAt.getTime(), toJsonText(session.info));
+      } catch (error) {
+        conflict(error, `session id ${session.id} exists`);
+      }
+      return structuredClone(session);
+    },
+    getSession(id) {
+      const row = stmt.sessionById.get(id) as Row | undefined;
+      return row && toSession(row);
+    },
+    listSessions(deviceId, query = {}) {
+      const size = pageSize(query.limit);
+      const params: unknown[] = [deviceId];
+      let cursorSql = '';
+      if (query.cursor !== undefined) {
+        const [at, id] = query.cursor.split(':').map(Number);
+        cursorSql = 'AND (created_at < ? OR (created_at = ? AND id < ?))';
+        params.push(at, at, id);
+      }
+      const rows = db
+        .prepare(`SELECT * FROM sessions WHERE device_id = ? ${cursorSql} ORDER BY created_at DESC, id DESC LIMIT ?`)
+        .all(...params, size + 1) as Row[];
+      return page(rows, size, toSession, (row) => `${row.created_at as number}:${row.id as number}`);
+    },
+
+    storeMessage(message) {
+      try {
+        stmt.insertMessage.run({
+          ...message,
+          created_at: message.created_at.getTime(),
+          body: toJsonText(message.body),
+          raw: blob(message.raw),
+          error: message.error ?? null,
+        });
+      } catch (error) {
+        conflict(error, `message id ${message.id} exists`);
+      }
+    },
+    getMessage(id) {
+      const row = stmt.messageById.get(id) as Row | undefined;
+      return row && toMessage(row);
+    },
+    listMessages(query: MessageQuery = {}) {
+      const size = pageSize(query.limit);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (sql: string, value: unknown) => {
+        where.push(sql);
+        params.push(value);
+      };
+      if (query.deviceId !== undefined) add('device_id = ?', query.deviceId);
+      if (query.type !== undefined) add('type = ?', query.type);
+      if (query.direction !== undefined) add('direction = ?', query.direction);
+      if (query.since !== undefined) add('created_at >= ?', query.since.getTime());
+      if (query.until !== undefined) add('created_at < ?', query.until.getTime());
+      if (query.cursor !== undefined) add('id < ?', query.cursor);
+      const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toMessage, (row) => row.id as string);
+    },
+
+    putCodec(codec) {
+      stmt.insertCodec.run(hashText(codec.hash), codec.type, blob(codec.cbor), codec.createdAt.getTime());
+    },
+    getCodec(hash) {
+      const row = stmt.codecByHash.get(hashText(hash)) as Row | undefined;
+      return row && codecOf(row);
+    },
+    listCodecs() {
+      return (stmt.allCodecs.all() as Row[]).map(codecOf);
+    },
+
+    addDownlink(downlink) {
+      try {
+        stmt.insertDownlink.run(
+          downlink.id,
+          downlink.deviceId,
+          downlink.kind,
+          toJsonText(downlink.payload),
+          downlink.state,
+          downlink.createdAt.getTime(),
+          downlink.updatedAt.getTime(),
+        );
+      } catch (error) {
+        conflict(error, `downlink id ${downlink.id} exists`);
+      }
+    },
+    getDownlink(id) {
+      const row = stmt.downlinkById.get(id) as Row | undefined;
+      return row && toDownlink(row);
+    },
+    listDownlinks(deviceId, state?: DownlinkState) {
+      const rows = (
+        state === undefined ? stmt.downlinksOf.all(deviceId) : stmt.downlinksIn.all(deviceId, state)
+      ) as Row[];
+      return rows.map(toDownlink);
+    },
+    setDownlinkState(id, state, at) {
+      if (stmt.setDownlinkState.run(state, at.getTime(), id).changes === 0) return undefined;
+      return toDownlink(stmt.downlinkById.get(id) as Row);
+    },
+
+    appendLog(entry) {
+      stmt.insertLog.run(
+        entry.id,
+        entry.at.getTime(),
+        entry.deviceId,
+        entry.sessionId,
+        entry.direction,
+        entry.sequence,
+        entry.flags,
+        entry.summary,
+        entry.error ?? null,
+      );
+      // Retention in batches: one DELETE per `trimEvery` appends keeps the table within maxLogEntries + trimEvery.
+      if (++appendsSinceTrim >= trimEvery) {
+        appendsSinceTrim = 0;
+        stmt.trimLog.run(maxLog);
+      }
+    },
+    listLog(query) {
+      const size = pageSize(query.limit);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.deviceId !== undefined) {
+        where.push('device_id = ?');
+        params.push(query.deviceId);
+      }
+      if (query.sessionId !== undefined) {
+        where.push('session_id = ?');
+        params.push(query.sessionId);
+      }
+      if (query.cursor !== undefined) {
+        where.push('id < ?');
+        params.push(query.cursor);
+      }
+      const sql = `SELECT * FROM log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toLog, (row) => row.id as string);
+    },
+
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function toSession(row: Row): Session {
+  return {
+    id: row.id as number,
+    deviceId: row.device_id as string,
+    createdAt: new Date(row.created_at as number),
+    info: fromJsonText(row.info as string),
+  };
+}
