@@ -1,4 +1,5 @@
 export { CoreError, type CoreErrorCode, StorageError, type StorageErrorCode } from './errors.js';
+export { ConversationEngine, type ConversationEngineOptions } from './flap/engine.js';
 export {
   type Fragment,
   fragmentMessage,

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConversationEngine,
+  createMemoryStorage,
+  type Device,
+  type Downlink,
+  type FlapPacket,
+  packPacket,
+  type Storage,
+  unpackPacket,
+} from '../src/index.js';
+import { bytes, hexOf, readVectors } from './fixtures.js';
+
+interface BootConversation {
+  claim_token_hex: string;
+  serial_number: number;
+  packets: { dir: string; hex: string; seq: number; note: string }[];
+}
+
+const boot = readVectors<BootConversation>('test_boot_conversation.json');
+const claimToken = bytes(boot.claim_token_hex);
+// What the firmware test's mock server held (test_cloud.c): the device, the clock, the session id source.
+const NOW = 1689932686_000;
+const SESSION_ID = 1689932687;
+
+async function registeredDevice(storage: Storage): Promise<Device> {
+  return storage.createDevice({
+    id: '0188d85c-8962-786f-c985-a67fee7bb144',
+    serialNumber: boot.serial_number,
+    claimToken,
+    name: 'test-device-s0-985',
+    tags: [],
+    labels: {},
+    tenant: { spaceId: 'space', groupId: 'group' },
+  });
+}
+
+function downlink(id: string, deviceId: string, kind: Downlink['kind'], payload: Downlink['payload']): Downlink {
+  const at = new Date(NOW);
+  return { id, deviceId, kind, payload, state: 'pending', createdAt: at, updatedAt: at };
+}
+
+describe('conversation engine', () => {
+  it('answers the 17-datagram boot conversation with exactly the server packets of the trace', async () => {
+    const storage = createMemoryStorage();
+    const device = await registeredDevice(storage);
+    // A clock that moves a millisecond per reading: ids (UUIDv7) then sort in the order things happened.
+    let ticks = 0;
+    const engine = new ConversationEngine({ storage, clock: () => NOW + ticks++, sessionId: () => SESSION_ID });
+    const packets = boot.packets;
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i] as (typeof packets)[number];
+      if (!packet.dir.startsWith('device')) continue;
+      // The test queues a config download after the session is set, and a shell command after the first empty poll.
+      if (i === 5) {
+        await storage.addDownlink(
+          downlink('018dd0f2-9d00-7000-8000-000000000001', device.id, 'config', {
+            lines: [
+              'app config interval-sample 10',
+              'app config interval-report 60',
+              'app config backup-report-connected true',
+            ],
+          }),
+        );
+      }
+      if (i === 12) {
+        await storage.addDownlink(
+          downlink('018dd0f2-9d01-75f2-abaf-092b8d2f9f2b', device.id, 'shell', {
+            commands: ['app config show', 'app config interval-sample'],
+          }),
+        );
+      }
+      const current = (await storage.getDevice(device.id)) as Device;
+      const reply = await engine.handle(current, unpackPacket(bytes(packet.hex), claimToken));
+      const next = packets[i + 1];
+      if (next?.dir.startsWith('cloud')) {
+        expect(reply, `reply to packet ${i} (${packet.note})`).toBeDefined();
+        expect(hexOf(packPacket(reply as FlapPacket, claimToken)), `reply to packet ${i} (${packet.note})`).toBe(
+          next.hex,
+        );
+      } else {
+        expect(reply, `packet ${i} (${packet.note}) expects no reply`).toBeUndefined();
+      }
+    }
+    const messages = (await storage.listMessages()).items.map((m) => m.type).reverse();
+    expect(messages).toEqual(['session', 'config', 'shell']);
+    expect((await storage.getSession(SESSION_ID))?.info).toMatchObject({ vendor: 'HARDWARIO', fwVersion: 'v0.0.1' });
+    expect((await storage.getDevice(device.id))?.configHash).toBe(0x73a9151b127641bbn);
+    expect((await storage.listDownlinks(device.id)).map((d) => d.state)).toEqual(['acknowledged', 'acknowledged']);
+    const log = (await storage.listLog({ sessionId: SESSION_ID, limit: 1000 })).items;
+    expect(log.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it('answers a resent packet from the cache and stores its message once', async () => {
+    const storage = createMemoryStorage();
+    const device = await registeredDevice(storage);
+    const engine = new ConversationEngine({ storage, clock: () => NOW, sessionId: () => SESSION_ID });
+    const createSession = unpackPacket(bytes(boot.packets[0]?.hex ?? ''), claimToken);
+    const first = await engine.handle(device, createSession);
+    const again = await engine.handle(device, createSession);
+    expect(again).toEqual(first);
+    expect((await storage.listMessages()).items).toHaveLength(1);
+  });
+});
