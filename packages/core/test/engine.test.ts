@@ -102,3 +102,123 @@ describe('conversation engine', () => {
     expect((await storage.listMessages()).items).toHaveLength(1);
   });
 });
+
+describe('conversation engine: data, codecs and downlinks', async () => {
+  const { loadCodec } = await import('@uplink/codec');
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { CTR_CLOUD } = await import('./fixtures.js');
+  const { FLAP_FLAGS, fragmentMessage, packMessage, nextSequence } = await import('../src/index.js');
+  const codecDir = join(CTR_CLOUD, '../codec-hash');
+  const clime = loadCodec(readFileSync(join(codecDir, 'clime.decoder.yaml'), 'utf8'));
+  const demoEncoder = loadCodec(readFileSync(join(codecDir, 'demo.encoder.yaml'), 'utf8'));
+
+  /** Sends a whole message as the firmware does, fragment by fragment; returns the last reply. */
+  async function send(engine: ConversationEngine, device: Device, start: number, message: Uint8Array) {
+    let sequence = start;
+    let reply: FlapPacket | undefined;
+    for (const fragment of fragmentMessage(message)) {
+      reply = await engine.handle(device, {
+        serial: device.serialNumber,
+        sequence,
+        flags: fragment.flags,
+        data: fragment.data,
+      });
+      expect((reply?.flags ?? 0) & FLAP_FLAGS.ACK).toBeTruthy();
+      sequence = nextSequence(reply?.sequence ?? sequence);
+    }
+    return { reply, sequence };
+  }
+
+  it('takes a codec upload in several fragments, then decodes data with it; unknown codecs are stored raw with the reason', async () => {
+    const storage = createMemoryStorage();
+    const device = await registeredDevice(storage);
+    let ticks = 0;
+    const engine = new ConversationEngine({ storage, clock: () => NOW + ticks++, sessionId: () => SESSION_ID });
+    let step = await send(
+      engine,
+      device,
+      1,
+      packMessage({ type: 'upload-decoder', hash: clime.hash, codec: clime.cbor }),
+    );
+    expect(clime.cbor.length).toBeGreaterThan(494 * 7);
+    expect((await storage.getDevice(device.id))?.decoderHash).toBe(clime.hash);
+    const data = clime.encode({ thermometer: { temperature: 21.5 } });
+    step = await send(
+      engine,
+      device,
+      step.sequence,
+      packMessage({ type: 'upload-data', hash: clime.hash, cbor: data }),
+    );
+    step = await send(engine, device, step.sequence, packMessage({ type: 'upload-data', hash: 0x1234n, cbor: data }));
+    await send(
+      engine,
+      device,
+      step.sequence,
+      packMessage({ type: 'upload-decoder', hash: 0x1234n, codec: clime.cbor }),
+    );
+    const [badUpload, unknown, decoded] = (await storage.listMessages({ limit: 3 })).items;
+    expect(decoded).toMatchObject({
+      type: 'data',
+      body: { thermometer: { temperature: 21.5 } },
+      codec_hash: clime.hashHex,
+    });
+    expect(unknown).toMatchObject({
+      type: 'data',
+      body: null,
+      codec_hash: '0x0000000000001234',
+      error: 'codec 0x0000000000001234 is unknown',
+    });
+    expect(badUpload?.error).toMatch(/CODEC_HASH_MISMATCH|hash/);
+    expect(await storage.getCodec(0x1234n)).toBeUndefined();
+  });
+
+  it('sends a data downlink encoded with the device encoder, in fragments, and marks it acknowledged', async () => {
+    const storage = createMemoryStorage();
+    const device = await registeredDevice(storage);
+    await storage.putCodec({
+      hash: demoEncoder.hash,
+      type: 'encoder',
+      cbor: demoEncoder.cbor,
+      createdAt: new Date(NOW),
+    });
+    await storage.updateDevice(device.id, { encoderHash: demoEncoder.hash });
+    const engine = new ConversationEngine({ storage, clock: () => NOW, sessionId: () => SESSION_ID });
+    await storage.addDownlink(
+      downlink('018dd0f2-9d00-7000-8000-0000000000aa', device.id, 'data', { body: { led_r: 1, led_g: 0 } }),
+    );
+    const current = (await storage.getDevice(device.id)) as Device;
+    const poll = await engine.handle(current, {
+      serial: device.serialNumber,
+      sequence: 7,
+      flags: FLAP_FLAGS.POLL,
+      data: new Uint8Array(0),
+    });
+    expect(poll?.sequence).toBe(8);
+    expect(poll?.flags).toBe(FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST);
+    expect(hexOf(poll?.data ?? new Uint8Array(0))).toBe(
+      `86${demoEncoder.hash.toString(16).padStart(16, '0')}a200010100`,
+    );
+    expect((await storage.getDownlink('018dd0f2-9d00-7000-8000-0000000000aa'))?.state).toBe('sent');
+    const final = await engine.handle(current, {
+      serial: device.serialNumber,
+      sequence: 9,
+      flags: FLAP_FLAGS.ACK,
+      data: new Uint8Array(0),
+    });
+    expect(final).toBeUndefined();
+    expect((await storage.getDownlink('018dd0f2-9d00-7000-8000-0000000000aa'))?.state).toBe('acknowledged');
+    const nothing = await engine.handle(current, {
+      serial: device.serialNumber,
+      sequence: 10,
+      flags: FLAP_FLAGS.POLL,
+      data: new Uint8Array(0),
+    });
+    expect(nothing).toEqual({
+      serial: device.serialNumber,
+      sequence: 11,
+      flags: FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST,
+      data: new Uint8Array(0),
+    });
+  });
+});

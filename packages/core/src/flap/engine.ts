@@ -2,7 +2,15 @@
 // conversation"), independent of sockets: fed a device's verified packets, a clock and an id source, it stores
 // what the device sends and returns the packet to send back. Transports (flap-hash over UDP, flap-dtls) only
 // frame, verify and route.
-import { type CodecRegistry, codecFromCbor, createCodecRegistry, formatCodecHash, type JsonValue } from '@uplink/codec';
+import {
+  type Codec,
+  CodecError,
+  type CodecRegistry,
+  codecFromCbor,
+  createCodecRegistry,
+  formatCodecHash,
+  type JsonValue,
+} from '@uplink/codec';
 import { CoreError } from '../errors.js';
 import { uuidv7 } from '../ids.js';
 import type { Device, Downlink, Storage, StoredMessage } from '../storage/types.js';
@@ -277,8 +285,17 @@ export class ConversationEngine {
         break;
       case 'upload-decoder':
       case 'upload-encoder': {
-        // Registered only if its hash checks (codecFromCbor verifies the announced hash).
-        const codec = this.#codecs.acceptUpload(uplink.hash, uplink.codec);
+        // Registered only if its hash checks (codecFromCbor verifies the announced hash). A bad upload is still
+        // stored (raw, with the reason) and acknowledged: the device would otherwise resend it forever.
+        stored.codec_hash = formatCodecHash(uplink.hash);
+        let codec: Codec;
+        try {
+          codec = this.#codecs.acceptUpload(uplink.hash, uplink.codec);
+        } catch (error) {
+          if (!(error instanceof CodecError)) throw error;
+          stored.error = error.message;
+          break;
+        }
         await this.#storage.putCodec({
           hash: codec.hash,
           type: codec.type,
@@ -289,7 +306,6 @@ export class ConversationEngine {
           device.id,
           uplink.type === 'upload-decoder' ? { decoderHash: codec.hash } : { encoderHash: codec.hash },
         );
-        stored.codec_hash = codec.hashHex;
         stored.body = { name: codec.name ?? null, type: codec.type, hash: codec.hashHex };
         break;
       }
