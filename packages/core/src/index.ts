@@ -61,3 +61,10 @@ export type {
   StoredMessage,
   Tenant,
 } from './storage/types.js';
+export {
+  createFlapUdpServer,
+  type FlapUdpCounters,
+  type FlapUdpServer,
+  type FlapUdpServerOptions,
+  type Framing,
+} from './transport/udp.js';
