@@ -42,6 +42,13 @@ export {
   verifyPacket,
 } from './flap/packet.js';
 export { uuidv7 } from './ids.js';
+export {
+  createMemoryQueue,
+  type EventQueue,
+  type MemoryQueueOptions,
+  type PipelineEvent,
+  type Subscription,
+} from './pipeline/queue.js';
 export { createMemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export type {
   Device,

@@ -244,3 +244,63 @@ export function testStorage(options: TestStorageOptions): void {
     });
   });
 }
+
+export interface TestQueueOptions {
+  name: string;
+  /** A fresh queue for each test. */
+  create: () =>
+    | import('./pipeline/queue.js').EventQueue<number>
+    | Promise<import('./pipeline/queue.js').EventQueue<number>>;
+}
+
+/** The event-queue contract every queue adapter runs. */
+export function testQueue(options: TestQueueOptions): void {
+  describe(`event queue contract: ${options.name}`, () => {
+    it('delivers every event to every subscriber, in publish order', async () => {
+      const queue = await options.create();
+      const a: number[] = [];
+      const b: number[] = [];
+      queue.subscribe((event) => {
+        a.push(event);
+      });
+      queue.subscribe(async (event) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        b.push(event);
+      });
+      for (let i = 0; i < 20; i++) await queue.publish(i);
+      await queue.close();
+      expect(a).toEqual([...Array(20).keys()]);
+      expect(b).toEqual([...Array(20).keys()]);
+    });
+
+    it('keeps delivering after a consumer throws, and reports the error with its event', async () => {
+      const queue = await options.create();
+      const seen: number[] = [];
+      const failures: number[] = [];
+      queue.subscribe(
+        (event) => {
+          if (event === 1) throw new Error('boom');
+          seen.push(event);
+        },
+        { onError: (_error, event) => failures.push(event) },
+      );
+      for (const event of [0, 1, 2]) await queue.publish(event);
+      await queue.close();
+      expect(seen).toEqual([0, 2]);
+      expect(failures).toEqual([1]);
+    });
+
+    it('stops delivering to a subscriber that unsubscribed', async () => {
+      const queue = await options.create();
+      const seen: number[] = [];
+      const subscription = queue.subscribe((event) => {
+        seen.push(event);
+      });
+      await queue.publish(1);
+      await subscription.unsubscribe();
+      await queue.publish(2);
+      await queue.close();
+      expect(seen).toEqual([1]);
+    });
+  });
+}

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   ConversationEngine,
+  createMemoryQueue,
   createMemoryStorage,
   type Device,
   type Downlink,
   type FlapPacket,
+  type PipelineEvent,
   packPacket,
   type Storage,
   unpackPacket,
@@ -91,15 +93,22 @@ describe('conversation engine', () => {
     expect(log.length).toBeGreaterThanOrEqual(15);
   });
 
-  it('answers a resent packet from the cache and stores its message once', async () => {
+  it('answers a resent packet from the cache, stores and publishes its message once', async () => {
     const storage = createMemoryStorage();
     const device = await registeredDevice(storage);
-    const engine = new ConversationEngine({ storage, clock: () => NOW, sessionId: () => SESSION_ID });
+    const events = createMemoryQueue<PipelineEvent>();
+    const seen: string[] = [];
+    events.subscribe((event) => {
+      seen.push(event.type);
+    });
+    const engine = new ConversationEngine({ storage, events, clock: () => NOW, sessionId: () => SESSION_ID });
     const createSession = unpackPacket(bytes(boot.packets[0]?.hex ?? ''), claimToken);
     const first = await engine.handle(device, createSession);
     const again = await engine.handle(device, createSession);
     expect(again).toEqual(first);
     expect((await storage.listMessages()).items).toHaveLength(1);
+    await events.close();
+    expect(seen).toEqual(['session.created', 'message.stored']);
   });
 });
 

@@ -13,6 +13,7 @@ import {
 } from '@uplink/codec';
 import { CoreError } from '../errors.js';
 import { uuidv7 } from '../ids.js';
+import type { EventQueue, PipelineEvent } from '../pipeline/queue.js';
 import type { Device, Downlink, Storage, StoredMessage } from '../storage/types.js';
 import { type Fragment, fragmentMessage, nextSequence, Reassembly } from './fragment.js';
 import { type DownlinkMessage, packMessage, type UplinkMessage, unpackMessage } from './message.js';
@@ -20,6 +21,8 @@ import { FLAP_FLAGS, type FlapPacket, formatFlags } from './packet.js';
 
 export interface ConversationEngineOptions {
   storage: Storage;
+  /** Where stored messages and new sessions are published (awaited before the ack: backpressure). */
+  events?: EventQueue<PipelineEvent>;
   /** Codecs by hash, in front of the storage's codecs (default: a bounded registry of its own). */
   codecs?: CodecRegistry;
   /** Milliseconds since the epoch. Default Date.now. */
@@ -72,6 +75,7 @@ function uuidBytes(id: string): Uint8Array {
 
 export class ConversationEngine {
   readonly #storage: Storage;
+  readonly #events: EventQueue<PipelineEvent> | undefined;
   readonly #codecs: CodecRegistry;
   readonly #clock: () => number;
   readonly #sessionId: () => number;
@@ -80,6 +84,7 @@ export class ConversationEngine {
 
   constructor(options: ConversationEngineOptions) {
     this.#storage = options.storage;
+    this.#events = options.events;
     this.#codecs = options.codecs ?? createCodecRegistry();
     this.#clock = options.clock ?? Date.now;
     this.#sessionId = options.sessionId ?? (() => (Math.random() * 0xffffffff) >>> 0 || 1);
@@ -252,12 +257,13 @@ export class ConversationEngine {
     switch (uplink.type) {
       case 'create-session': {
         const sessionId = this.#sessionId();
-        await this.#storage.createSession({
+        const session = await this.#storage.createSession({
           id: sessionId,
           deviceId: device.id,
           createdAt: new Date(now),
           info: jsonOf(uplink.info) as Record<string, JsonValue>,
         });
+        await this.#events?.publish({ type: 'session.created', session });
         link.sessionId = sessionId;
         link.owed = [];
         link.outgoing = undefined;
@@ -341,6 +347,7 @@ export class ConversationEngine {
     }
     // Acknowledged only after this resolves: a message the device saw acked is stored.
     await this.#storage.storeMessage(stored);
+    await this.#events?.publish({ type: 'message.stored', message: stored });
   }
 
   async #log(
