@@ -8,10 +8,17 @@ import {
   type FlapPacket,
   type PipelineEvent,
   packPacket,
-  type Storage,
   unpackPacket,
 } from '../src/index.js';
-import { bytes, hexOf, readVectors } from './fixtures.js';
+import {
+  BOOT_NOW,
+  BOOT_SESSION_ID,
+  bytes,
+  hexOf,
+  queueBootDownlinks,
+  readVectors,
+  registerBootDevice,
+} from './fixtures.js';
 
 interface BootConversation {
   claim_token_hex: string;
@@ -22,20 +29,10 @@ interface BootConversation {
 const boot = readVectors<BootConversation>('test_boot_conversation.json');
 const claimToken = bytes(boot.claim_token_hex);
 // What the firmware test's mock server held (test_cloud.c): the device, the clock, the session id source.
-const NOW = 1689932686_000;
-const SESSION_ID = 1689932687;
+const NOW = BOOT_NOW;
+const SESSION_ID = BOOT_SESSION_ID;
 
-async function registeredDevice(storage: Storage): Promise<Device> {
-  return storage.createDevice({
-    id: '0188d85c-8962-786f-c985-a67fee7bb144',
-    serialNumber: boot.serial_number,
-    claimToken,
-    name: 'test-device-s0-985',
-    tags: [],
-    labels: {},
-    tenant: { spaceId: 'space', groupId: 'group' },
-  });
-}
+const registeredDevice = registerBootDevice;
 
 function downlink(id: string, deviceId: string, kind: Downlink['kind'], payload: Downlink['payload']): Downlink {
   const at = new Date(NOW);
@@ -54,24 +51,7 @@ describe('conversation engine', () => {
       const packet = packets[i] as (typeof packets)[number];
       if (!packet.dir.startsWith('device')) continue;
       // The test queues a config download after the session is set, and a shell command after the first empty poll.
-      if (i === 5) {
-        await storage.addDownlink(
-          downlink('018dd0f2-9d00-7000-8000-000000000001', device.id, 'config', {
-            lines: [
-              'app config interval-sample 10',
-              'app config interval-report 60',
-              'app config backup-report-connected true',
-            ],
-          }),
-        );
-      }
-      if (i === 12) {
-        await storage.addDownlink(
-          downlink('018dd0f2-9d01-75f2-abaf-092b8d2f9f2b', device.id, 'shell', {
-            commands: ['app config show', 'app config interval-sample'],
-          }),
-        );
-      }
+      await queueBootDownlinks(storage, i);
       const current = (await storage.getDevice(device.id)) as Device;
       const reply = await engine.handle(current, unpackPacket(bytes(packet.hex), claimToken));
       const next = packets[i + 1];

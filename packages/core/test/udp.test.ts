@@ -8,7 +8,15 @@ import {
   packPacket,
   type Storage,
 } from '../src/index.js';
-import { bytes, hexOf, readVectors } from './fixtures.js';
+import {
+  BOOT_NOW,
+  BOOT_SESSION_ID,
+  bytes,
+  hexOf,
+  queueBootDownlinks,
+  readVectors,
+  registerBootDevice,
+} from './fixtures.js';
 
 interface BootConversation {
   claim_token_hex: string;
@@ -18,7 +26,7 @@ interface BootConversation {
 
 const boot = readVectors<BootConversation>('test_boot_conversation.json');
 const claimToken = bytes(boot.claim_token_hex);
-const NOW = 1689932686_000;
+const NOW = BOOT_NOW;
 
 async function setup(): Promise<{
   storage: Storage;
@@ -26,17 +34,9 @@ async function setup(): Promise<{
   ports: { binaryPort: number; base64Port: number };
 }> {
   const storage = createMemoryStorage();
-  await storage.createDevice({
-    id: '0188d85c-8962-786f-c985-a67fee7bb144',
-    serialNumber: boot.serial_number,
-    claimToken,
-    name: 'test-device-s0-985',
-    tags: [],
-    labels: {},
-    tenant: { spaceId: 'space', groupId: 'group' },
-  });
+  await registerBootDevice(storage);
   let ticks = 0;
-  const engine = new ConversationEngine({ storage, clock: () => NOW + ticks++, sessionId: () => 1689932687 });
+  const engine = new ConversationEngine({ storage, clock: () => NOW + ticks++, sessionId: () => BOOT_SESSION_ID });
   const server = createFlapUdpServer({ storage, engine, host: '::', binaryPort: 0, base64Port: 0 });
   const ports = await server.listen();
   return { storage, server, ports };
@@ -92,36 +92,7 @@ describe('flap-hash over UDP', () => {
       for (let i = 0; i < packets.length; i++) {
         const packet = packets[i] as (typeof packets)[number];
         if (!packet.dir.startsWith('device')) continue;
-        if (i === 5) {
-          const at = new Date(NOW);
-          await context.storage.addDownlink({
-            id: '018dd0f2-9d00-7000-8000-000000000001',
-            deviceId: '0188d85c-8962-786f-c985-a67fee7bb144',
-            kind: 'config',
-            payload: {
-              lines: [
-                'app config interval-sample 10',
-                'app config interval-report 60',
-                'app config backup-report-connected true',
-              ],
-            },
-            state: 'pending',
-            createdAt: at,
-            updatedAt: at,
-          });
-        }
-        if (i === 12) {
-          const at = new Date(NOW);
-          await context.storage.addDownlink({
-            id: '018dd0f2-9d01-75f2-abaf-092b8d2f9f2b',
-            deviceId: '0188d85c-8962-786f-c985-a67fee7bb144',
-            kind: 'shell',
-            payload: { commands: ['app config show', 'app config interval-sample'] },
-            state: 'pending',
-            createdAt: at,
-            updatedAt: at,
-          });
-        }
+        await queueBootDownlinks(context.storage, i);
         const datagram = framing === 'binary' ? bytes(packet.hex) : Buffer.from(packet.base64_on_wire, 'latin1');
         const next = packets[i + 1];
         const expectsReply = next?.dir.startsWith('cloud') ?? false;

@@ -1,4 +1,5 @@
 import { StorageError } from '../errors.js';
+import { pageSize } from './_paging.js';
 import type {
   Device,
   DevicePatch,
@@ -19,16 +20,6 @@ export interface MemoryStorageOptions {
   maxMessages?: number;
   /** Most communication-log entries kept; the oldest go first. Default 100,000. */
   maxLogEntries?: number;
-}
-
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
-
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new StorageError('STORAGE_INVALID', `limit must be a positive integer, got ${limit}`);
-  return Math.min(limit, MAX_LIMIT);
 }
 
 /** Newest first by a string key that sorts by time (UUIDv7); the cursor is the last key of a page. */

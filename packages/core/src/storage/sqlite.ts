@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { StorageError } from '../errors.js';
 import { fromJsonText, toJsonText } from './_json.js';
+import { pageSize } from './_paging.js';
 import type {
   Device,
   DevicePatch,
@@ -49,16 +50,6 @@ CREATE TABLE IF NOT EXISTS log (
 CREATE INDEX IF NOT EXISTS log_device ON log (device_id, id);
 CREATE INDEX IF NOT EXISTS log_session ON log (session_id, id);
 `;
-
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 1000;
-
-function pageSize(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new StorageError('STORAGE_INVALID', `limit must be a positive integer, got ${limit}`);
-  return Math.min(limit, MAX_LIMIT);
-}
 
 const hashText = (hash: bigint | undefined): string | null =>
   hash === undefined ? null : hash.toString(16).padStart(16, '0');
