@@ -5,7 +5,10 @@ export type CoreErrorCode =
   | 'FLAP_BAD_HASH' // the claim-token signature does not match
   | 'FLAP_BAD_BASE64' // base64 framing that is not base64
   | 'FLAP_BAD_FIELD' // a packet field out of range when packing
-  | 'FLAP_BAD_MESSAGE'; // a message body that does not parse
+  | 'FLAP_BAD_MESSAGE' // a message body that does not parse
+  | 'DOWNLINK_INVALID' // a downlink that cannot be scheduled or built (bad payload, no encoder, no firmware image)
+  | 'DOWNLINK_STATE' // a downlink in a state that does not allow the change (cancelling an acknowledged one)
+  | 'DOWNLINK_LIMIT'; // too many downlinks pending for a device
 
 /** The one error class of `@uplink/core`; messages start with `[flap]` and say what was wrong and where. */
 export class CoreError extends Error {

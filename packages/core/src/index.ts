@@ -1,5 +1,13 @@
+export {
+  addFirmware,
+  cancelDownlink,
+  DOWNLINK_LIMITS,
+  type DownlinkContext,
+  type DownlinkRequest,
+  scheduleDownlink,
+} from './downlinks.js';
 export { CoreError, type CoreErrorCode, StorageError, type StorageErrorCode } from './errors.js';
-export { ConversationEngine, type ConversationEngineOptions } from './flap/engine.js';
+export { ConversationEngine, type ConversationEngineOptions, type ConversationStats } from './flap/engine.js';
 export {
   type Fragment,
   fragmentMessage,
@@ -56,6 +64,8 @@ export type {
   Downlink,
   DownlinkKind,
   DownlinkState,
+  DownlinkUpdate,
+  FirmwareImage,
   LogEntry,
   MaybePromise,
   MessageDirection,
@@ -64,6 +74,7 @@ export type {
   Page,
   Session,
   Storage,
+  StorageLimits,
   StoredCodec,
   StoredMessage,
   Tenant,

@@ -3,13 +3,22 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from './errors.js';
 import { uuidv7 } from './ids.js';
-import type { Device, Downlink, LogEntry, NewDevice, Storage, StoredMessage } from './storage/types.js';
+import type {
+  Device,
+  Downlink,
+  FirmwareImage,
+  LogEntry,
+  NewDevice,
+  Storage,
+  StorageLimits,
+  StoredMessage,
+} from './storage/types.js';
 
 export interface TestStorageOptions {
   /** Shown in the suite's title. */
   name: string;
-  /** A fresh, empty store for each test. */
-  create: () => Storage | Promise<Storage>;
+  /** A fresh, empty store for each test, with these bounds when given (the adapter's options take them). */
+  create: (limits?: StorageLimits) => Storage | Promise<Storage>;
   /** Tests an adapter cannot pass, each with the reason. */
   skip?: { reason: string; tests: string[] }[];
 }
@@ -67,11 +76,14 @@ export function testStorage(options: TestStorageOptions): void {
 
   describe(`storage contract: ${options.name}`, () => {
     let store: Storage;
+    let bounded: Storage | undefined;
     beforeEach(async () => {
       store = await options.create();
     });
     afterEach(async () => {
       await store.close();
+      await bounded?.close();
+      bounded = undefined;
     });
 
     test('a created device is found by id and by serial number, as a copy', async () => {
@@ -217,6 +229,78 @@ export function testStorage(options: TestStorageOptions): void {
       expect(await store.listDownlinks(device.id, 'pending')).toEqual([]);
       expect((await store.getDownlink(first.id))?.state).toBe('sent');
       expect(await store.setDownlinkState('missing', 'sent', new Date())).toBeUndefined();
+    });
+
+    test('a downlink changes state only from the states given, and keeps its error and progress', async () => {
+      const device = await store.createDevice(newDevice());
+      const now = new Date(tick());
+      const downlink: Downlink = {
+        id: uuidv7(now.getTime()),
+        deviceId: device.id,
+        kind: 'firmware',
+        payload: { firmwareId: 'f' },
+        state: 'pending',
+        createdAt: now,
+        updatedAt: now,
+      };
+      await store.addDownlink(downlink);
+      const unchanged = await store.setDownlinkState(downlink.id, 'acknowledged', new Date(tick()), { from: ['sent'] });
+      expect(unchanged).toMatchObject({ state: 'pending', updatedAt: now });
+      expect(unchanged).not.toHaveProperty('progress');
+      await store.setDownlinkState(downlink.id, 'sent', new Date(tick()), { from: ['pending'], progress: 0 });
+      await store.setDownlinkState(downlink.id, 'sent', new Date(tick()), { from: ['sent'], progress: 4096 });
+      expect(await store.getDownlink(downlink.id)).toMatchObject({ state: 'sent', progress: 4096 });
+      const failed = await store.setDownlinkState(downlink.id, 'failed', new Date(tick()), {
+        from: ['sent'],
+        error: 'the device reported: flash write',
+      });
+      expect(failed).toMatchObject({ state: 'failed', progress: 4096, error: 'the device reported: flash write' });
+      expect(await store.getDownlink(downlink.id)).toEqual(failed);
+      expect(await store.setDownlinkState('missing', 'sent', new Date(), { from: ['pending'] })).toBeUndefined();
+    });
+
+    test('firmware images: stored once, found by name within a space or globally, read in chunks, deleted', async () => {
+      const data = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
+      const image = (name: string, spaceId: string | null, size = data.length): FirmwareImage => {
+        const now = tick();
+        return { id: uuidv7(now), name, size, sha256: 'ab'.repeat(32), spaceId, createdAt: new Date(now) };
+      };
+      const global = image('firmware:v1.0.0', null);
+      const own = image('firmware:v1.0.0', 'space-a');
+      const other = image('firmware:v2.0.0', 'space-b');
+      for (const item of [global, own, other]) await store.putFirmware(item, data);
+      await expect(async () => store.putFirmware(global, data)).rejects.toMatchObject({ code: 'STORAGE_CONFLICT' });
+      await expect(async () => store.putFirmware(image('short', null, 10), data)).rejects.toMatchObject({
+        code: 'STORAGE_INVALID',
+      });
+      expect(await store.getFirmware(own.id)).toEqual(own);
+      expect(await store.findFirmware('firmware:v1.0.0', 'space-a')).toEqual(own);
+      expect(await store.findFirmware('firmware:v1.0.0', 'space-c')).toEqual(global);
+      expect(await store.findFirmware('firmware:v2.0.0', 'space-a')).toBeUndefined();
+      expect(await store.readFirmware(own.id, 1000, 1024)).toEqual(data.slice(1000, 2024));
+      expect(await store.readFirmware(own.id, 2900, 1024)).toEqual(data.slice(2900));
+      expect(await store.readFirmware(own.id, 3000, 1024)).toEqual(new Uint8Array(0));
+      expect(await store.readFirmware('missing', 0, 10)).toBeUndefined();
+      expect((await store.listFirmware()).map((f) => f.id)).toEqual([other.id, own.id, global.id]);
+      expect((await store.listFirmware({ spaceId: 'space-a' })).map((f) => f.id)).toEqual([own.id, global.id]);
+      expect(await store.deleteFirmware(own.id)).toBe(true);
+      expect(await store.deleteFirmware(own.id)).toBe(false);
+      expect(await store.getFirmware(own.id)).toBeUndefined();
+      expect(await store.findFirmware('firmware:v1.0.0', 'space-a')).toEqual(global);
+    });
+
+    test('sessions are bounded per device: beyond maxSessionsPerDevice the oldest go', async () => {
+      bounded = await options.create({ maxSessionsPerDevice: 3 });
+      const device = await bounded.createDevice(newDevice());
+      const other = await bounded.createDevice(newDevice({ serialNumber: 7 }));
+      for (let id = 1; id <= 5; id++)
+        await bounded.createSession({ id, deviceId: device.id, createdAt: new Date(tick()), info: {} });
+      await bounded.createSession({ id: 100, deviceId: other.id, createdAt: new Date(tick()), info: {} });
+      expect((await bounded.listSessions(device.id)).items.map((s) => s.id)).toEqual([5, 4, 3]);
+      expect(await bounded.getSession(1)).toBeUndefined();
+      expect((await bounded.listSessions(other.id)).items.map((s) => s.id)).toEqual([100]);
+      expect(await bounded.deleteDevice(device.id)).toBe(true);
+      expect(await bounded.getSession(5)).toBeUndefined();
     });
 
     test('the communication log lists per device and per session, newest first', async () => {

@@ -211,3 +211,155 @@ describe('conversation engine: data, codecs and downlinks', async () => {
     });
   });
 });
+
+describe('conversation engine: sequences, resets and replays (spec/flap.md, "Sequence, acknowledgement")', async () => {
+  const { FLAP_FLAGS, fragmentMessage, packMessage, scheduleDownlink } = await import('../src/index.js');
+  const empty = new Uint8Array(0);
+  const dataMessage = (n: number) => packMessage({ type: 'upload-data', hash: 0n, cbor: Uint8Array.of(0xa1, 0x00, n) });
+
+  async function setup() {
+    const storage = createMemoryStorage();
+    const device = await registeredDevice(storage);
+    const engine = new ConversationEngine({ storage, clock: () => NOW, sessionId: () => SESSION_ID });
+    const packet = (sequence: number, flags: number, data: Uint8Array = empty): FlapPacket => ({
+      serial: device.serialNumber,
+      sequence,
+      flags,
+      data,
+    });
+    const stored = async () => (await storage.listMessages({ limit: 1000 })).items.length;
+    return { storage, device, engine, packet, stored };
+  }
+  const RESET = { sequence: 0, flags: 0, data: empty };
+
+  it('drops a late packet (behind the expected sequence) without a word; one far off gets a reset; nothing is stored twice', async () => {
+    const { storage, device } = await setup();
+    let now = NOW;
+    const engine = new ConversationEngine({ storage, clock: () => now, sessionId: () => SESSION_ID });
+    const packet = (sequence: number, flags: number, data: Uint8Array = empty): FlapPacket => ({
+      serial: device.serialNumber,
+      sequence,
+      flags,
+      data,
+    });
+    const stored = async () => (await storage.listMessages({ limit: 1000 })).items.length;
+    const first = packet(10, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(1));
+    expect(await engine.handle(device, first)).toMatchObject({ sequence: 11, flags: FLAP_FLAGS.ACK });
+    const second = packet(12, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(2));
+    expect(await engine.handle(device, second)).toMatchObject({ sequence: 13 });
+    // The network delivers the first packet again, late: not a resend of the last packet, and not to be answered
+    // (a reset would make the device restart the message it sends now, which may be stored already).
+    expect(await engine.handle(device, first)).toBeUndefined();
+    expect(engine.stats).toMatchObject({ resends: 0, duplicates: 1, resets: 0, messages: 2 });
+    // The device's resend of its last packet still gets the cached reply.
+    expect(await engine.handle(device, second)).toMatchObject({ sequence: 13 });
+    // A minute later (out of the duplicate memory) it is still behind the expected sequence: dropped again.
+    now += 60_000;
+    expect(await engine.handle(device, first)).toBeUndefined();
+    // A packet far from the expected sequence (an old replay, a device that lost track) gets a reset instead.
+    expect(await engine.handle(device, packet(2000, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(7)))).toMatchObject(
+      RESET,
+    );
+    expect(await stored()).toBe(2);
+    expect(engine.stats).toMatchObject({ resends: 1, duplicates: 2, resets: 1, messages: 2 });
+    // The device goes on from its sequence: the reset left the link as it was.
+    expect(await engine.handle(device, packet(14, FLAP_FLAGS.POLL))).toMatchObject({ sequence: 15 });
+    // A device that restarts from sequence 0 goes on from there.
+    expect(await engine.handle(device, packet(0, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(3)))).toMatchObject({
+      sequence: 1,
+      flags: FLAP_FLAGS.ACK,
+    });
+    expect(await engine.handle(device, packet(2, FLAP_FLAGS.POLL))).toMatchObject({ sequence: 3 });
+    expect(await stored()).toBe(3);
+  });
+
+  it('takes a lost final ACK as given when the device goes on with the sequence after it', async () => {
+    const { storage, device, engine, packet } = await setup();
+    const reboot = await scheduleDownlink({ storage }, device.id, { kind: 'reboot' });
+    expect(await engine.handle(device, packet(1, FLAP_FLAGS.POLL))).toMatchObject({
+      sequence: 2,
+      data: Uint8Array.of(0xff),
+    });
+    // The final ACK (sequence 3) is lost; the device goes on with sequence 4.
+    expect(await engine.handle(device, packet(4, FLAP_FLAGS.POLL))).toMatchObject({
+      sequence: 5,
+      flags: FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST,
+      data: empty,
+    });
+    expect((await storage.getDownlink(reboot.id))?.state).toBe('acknowledged');
+  });
+
+  it('answers a resend from the cache only when the packet is identical; the same sequence with other data is a reset', async () => {
+    const { device, engine, packet, stored } = await setup();
+    const sent = packet(5, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(1));
+    const reply = await engine.handle(device, sent);
+    expect(await engine.handle(device, { ...sent, data: sent.data.slice() })).toEqual(reply);
+    expect(await engine.handle(device, packet(5, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(2)))).toMatchObject(
+      RESET,
+    );
+    expect(await stored()).toBe(1);
+    expect(engine.stats).toMatchObject({ resends: 1, resets: 1 });
+  });
+
+  it('after a server restart, asks a device in the middle of a message to restart it, and stores it once', async () => {
+    const { storage, device, engine, packet, stored } = await setup();
+    const fragments = fragmentMessage(new Uint8Array(1200).fill(7).map((v, i) => (i === 0 ? 0x06 : v)));
+    expect(fragments).toHaveLength(3);
+    const [one, two, three] = fragments as [(typeof fragments)[0], (typeof fragments)[0], (typeof fragments)[0]];
+    await engine.handle(device, packet(20, one.flags, one.data));
+    // A new engine (the server restarted) knows nothing of the message: the middle fragment gets a reset.
+    const restarted = new ConversationEngine({ storage, clock: () => NOW, sessionId: () => SESSION_ID });
+    expect(await restarted.handle(device, packet(22, two.flags, two.data))).toMatchObject(RESET);
+    // And so does an ACK of a downlink it never sent.
+    expect(await restarted.handle(device, packet(22, FLAP_FLAGS.ACK))).toMatchObject(RESET);
+    let sequence = 0;
+    for (const fragment of [one, two, three]) {
+      const reply = await restarted.handle(device, packet(sequence, fragment.flags, fragment.data));
+      expect(reply).toMatchObject({ sequence: sequence + 1, flags: FLAP_FLAGS.ACK });
+      sequence += 2;
+    }
+    expect(await stored()).toBe(1);
+  });
+
+  it('wraps sequences 4095 -> 1 and keeps going', async () => {
+    const { device, engine, packet } = await setup();
+    expect(await engine.handle(device, packet(4094, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(1)))).toMatchObject(
+      {
+        sequence: 4095,
+      },
+    );
+    expect(await engine.handle(device, packet(1, FLAP_FLAGS.POLL))).toMatchObject({ sequence: 2 });
+    expect(await engine.handle(device, packet(3, FLAP_FLAGS.POLL))).toMatchObject({ sequence: 4 });
+    // Behind, across the wrap: late, dropped. Far off: reset.
+    expect(await engine.handle(device, packet(4095, FLAP_FLAGS.POLL))).toBeUndefined();
+    expect(await engine.handle(device, packet(3000, FLAP_FLAGS.POLL))).toMatchObject(RESET);
+  });
+
+  it('a device that reboots mid-message (sequence 0, FIRST) drops the half message and starts afresh', async () => {
+    const { storage, device, engine, packet } = await setup();
+    const [one] = fragmentMessage(new Uint8Array(1200).fill(1).map((v, i) => (i === 0 ? 0x06 : v)));
+    await engine.handle(device, packet(40, one?.flags ?? 0, one?.data));
+    expect(await engine.handle(device, packet(0, FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST, dataMessage(9)))).toMatchObject({
+      sequence: 1,
+      flags: FLAP_FLAGS.ACK,
+    });
+    const { items } = await storage.listMessages();
+    expect(items.map((m) => m.raw)).toEqual([dataMessage(9)]);
+  });
+
+  it('a downlink that cannot be built fails with its reason, and the next one goes out', async () => {
+    const { storage, device, engine, packet } = await setup();
+    const failed = await scheduleDownlink({ storage }, device.id, { kind: 'data', body: { led_r: 1 } });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const reboot = await scheduleDownlink({ storage }, device.id, { kind: 'reboot' });
+    const reply = await engine.handle(device, packet(1, FLAP_FLAGS.POLL));
+    expect(reply?.data).toEqual(Uint8Array.of(0xff));
+    expect(await storage.getDownlink(failed.id)).toMatchObject({
+      state: 'failed',
+      error: expect.stringContaining('has no encoder codec'),
+    });
+    expect((await storage.getDownlink(reboot.id))?.state).toBe('sent');
+    expect(await engine.handle(device, packet(3, FLAP_FLAGS.ACK))).toBeUndefined();
+    expect((await storage.getDownlink(reboot.id))?.state).toBe('acknowledged');
+  });
+});

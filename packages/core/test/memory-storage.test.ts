@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryStorage } from '../src/index.js';
 import { newDevice, newMessage, testStorage } from '../src/testing.js';
 
-testStorage({ name: 'memory', create: () => createMemoryStorage() });
+testStorage({ name: 'memory', create: (limits) => createMemoryStorage(limits) });
 
 describe('memory storage bounds', () => {
   it('keeps at most maxMessages, dropping the oldest', async () => {

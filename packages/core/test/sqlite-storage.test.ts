@@ -1,11 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSqliteStorage } from '../src/storage/sqlite.js';
 import { newDevice, newMessage, testStorage } from '../src/testing.js';
 
-testStorage({ name: 'sqlite (:memory:)', create: () => createSqliteStorage({ filename: ':memory:' }) });
+testStorage({
+  name: 'sqlite (:memory:)',
+  create: (limits) => createSqliteStorage({ ...limits, filename: ':memory:' }),
+});
 
 describe('sqlite storage on disk', () => {
   const directory = mkdtempSync(join(tmpdir(), 'uplink-sqlite-'));
@@ -22,6 +26,40 @@ describe('sqlite storage on disk', () => {
     expect(await second.getDevice(device.id)).toEqual(device);
     expect(await second.getMessage(message.id)).toEqual(message);
     await second.close();
+  });
+
+  it('migrates a file made before schema versions (no firmware table, downlinks without error and progress)', async () => {
+    const filename = join(directory, 'old.db');
+    createSqliteStorage({ filename }).close();
+    // What a file of the first release looked like: the same tables, minus what migration 2 adds, at version 0.
+    const raw = new Database(filename);
+    raw.exec(
+      'DROP TABLE firmware; ALTER TABLE downlinks DROP COLUMN error; ALTER TABLE downlinks DROP COLUMN progress',
+    );
+    raw.pragma('user_version = 0');
+    raw.close();
+    const store = createSqliteStorage({ filename });
+    const device = await store.createDevice(newDevice());
+    const at = new Date();
+    await store.addDownlink({
+      id: 'd1',
+      deviceId: device.id,
+      kind: 'firmware',
+      payload: null,
+      state: 'sent',
+      createdAt: at,
+      updatedAt: at,
+    });
+    expect(await store.setDownlinkState('d1', 'failed', at, { error: 'flash' })).toMatchObject({ error: 'flash' });
+    await store.putFirmware(
+      { id: 'f1', name: 'fw', size: 1, sha256: '', spaceId: null, createdAt: at },
+      Uint8Array.of(7),
+    );
+    expect(await store.readFirmware('f1', 0, 1)).toEqual(Uint8Array.of(7));
+    await store.close();
+    const check = new Database(filename);
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    check.close();
   });
 
   it('trims the communication log to maxLogEntries', async () => {

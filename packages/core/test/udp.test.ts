@@ -136,6 +136,13 @@ describe('flap-hash over UDP', () => {
     expect(errors).toEqual(expect.arrayContaining(['garbage', 'unknown-device', 'bad-hash']));
     const reply = await device.exchange(bytes(boot.packets[0]?.hex ?? ''), binaryPort, '127.0.0.1', 2000);
     expect(hexOf(reply as Buffer)).toBe(boot.packets[1]?.hex);
+    // A late duplicate (or a replay) of a signed packet the device sent earlier, the boot's poll (sequence 2), is
+    // dropped without a reply and not processed.
+    const poll = bytes(boot.packets[2]?.hex ?? '');
+    await device.exchange(poll, binaryPort, '127.0.0.1', 2000);
+    await device.exchange(bytes(boot.packets[4]?.hex ?? ''), binaryPort, '127.0.0.1', 200);
+    expect(await device.exchange(poll, binaryPort, '127.0.0.1', 300)).toBeUndefined();
+    expect(context.server.stats).toMatchObject({ duplicates: 1, resets: 0, messages: 1 });
     device.close();
   });
 });

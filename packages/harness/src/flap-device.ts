@@ -1,6 +1,7 @@
 // A FLAP device client that behaves like CHESTER firmware (chester-sdk subsys/ctr_cloud): session, uploads,
-// data, polls and downlinks over a real UDP socket, with the firmware's resends (same packet, same sequence).
-import { createSocket, type Socket } from 'node:dgram';
+// data, polls, downlinks and firmware downloads, with the firmware's resends (same packet, same sequence) and its
+// answer to a reset (a reply with sequence 0: start the whole message again from sequence 0).
+import { createSocket } from 'node:dgram';
 import {
   type DownlinkMessage,
   decodeBase64Datagram,
@@ -19,83 +20,144 @@ import {
 } from '@uplink/core';
 import { HarnessError } from './errors.js';
 
+/** How a device's datagrams travel: a UDP socket, or anything else (an impaired link, an in-process server). */
+export interface FlapDeviceTransport {
+  send(datagram: Uint8Array): void;
+  /** Sets the one receiver of the server's datagrams. */
+  onDatagram(receive: (datagram: Uint8Array) => void): void;
+  close(): void;
+}
+
+/** A UDP socket of its own, talking to one server address. */
+export function udpTransport(host: string, port: number): FlapDeviceTransport {
+  const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  let receive: (datagram: Uint8Array) => void = () => {};
+  socket.on('message', (datagram) => receive(new Uint8Array(datagram)));
+  // A send to a closed port comes back as an ICMP error on some systems: the firmware just times out.
+  socket.on('error', () => {});
+  return {
+    send: (datagram) => socket.send(datagram, port, host),
+    onDatagram: (next) => {
+      receive = next;
+    },
+    close: () => socket.close(),
+  };
+}
+
 export interface FlapDeviceOptions {
   serial: number;
   claimToken: Uint8Array;
-  host: string;
-  port: number;
+  /** The server, over a UDP socket of the device's own; or give `transport`. */
+  host?: string;
+  port?: number;
+  transport?: FlapDeviceTransport;
   framing?: 'binary' | 'base64';
   /** How long to wait for each reply. Default 1,000 ms. */
   timeoutMs?: number;
   /** Resends of an unanswered packet, as the firmware does. Default 3. */
   retries?: number;
+  /** Resets (sequence-0 replies) honoured per message before giving up. Default 8. */
+  maxRestarts?: number;
+  /** The max length of the firmware chunks the device asks for. Default 1024 (the firmware's). */
+  firmwareChunkBytes?: number;
 }
 
 export interface FlapDeviceStats {
   sent: number;
   resent: number;
   received: number;
+  /** Replies that were not for the packet waited on (stale duplicates, late replies, bad signatures). */
+  ignored: number;
+  /** Messages started again after a reset from the server. */
+  restarts: number;
 }
 
+/** The largest firmware image the device takes (the firmware's own check is its flash slot). */
+const MAX_FIRMWARE_BYTES = 16 * 1024 * 1024;
+
+/** Thrown inside an exchange when the server answers with sequence 0. */
+class ResetSignal extends Error {}
+
+type FirmwareChunk = Extract<DownlinkMessage, { type: 'download-firmware' }>;
+
 export class FlapDevice {
-  readonly #options: Required<FlapDeviceOptions>;
-  readonly #socket: Socket;
+  readonly #options: Required<Omit<FlapDeviceOptions, 'host' | 'port' | 'transport'>>;
+  readonly #transport: FlapDeviceTransport;
   #sequence = 0;
-  #pending: ((datagram: Buffer) => void) | undefined;
-  readonly stats: FlapDeviceStats = { sent: 0, resent: 0, received: 0 };
+  #waiting: ((reply: FlapPacket) => void) | undefined;
+  readonly stats: FlapDeviceStats = { sent: 0, resent: 0, received: 0, ignored: 0, restarts: 0 };
 
   constructor(options: FlapDeviceOptions) {
-    this.#options = { framing: 'binary', timeoutMs: 1000, retries: 3, ...options };
-    this.#socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
-    this.#socket.on('message', (datagram) => {
-      const pending = this.#pending;
-      this.#pending = undefined;
-      pending?.(datagram);
-    });
+    const { host, port, transport, ...rest } = options;
+    this.#options = {
+      framing: 'binary',
+      timeoutMs: 1000,
+      retries: 3,
+      maxRestarts: 8,
+      firmwareChunkBytes: 1024,
+      ...rest,
+    };
+    if (transport) this.#transport = transport;
+    else if (host !== undefined && port !== undefined) this.#transport = udpTransport(host, port);
+    else throw new HarnessError('HARNESS_INVALID_OPTION', 'FlapDevice needs host and port, or a transport');
+    this.#transport.onDatagram((datagram) => this.#receive(datagram));
   }
 
-  /** Sends a packet and waits for the reply, resending the identical datagram on timeout. */
-  async #exchange(flags: number, data: Uint8Array, expectReply = true): Promise<FlapPacket | undefined> {
-    const { serial, claimToken, host, port, framing, timeoutMs, retries } = this.#options;
+  #receive(datagram: Uint8Array): void {
+    let reply: FlapPacket;
+    try {
+      const bytes = this.#options.framing === 'base64' ? decodeBase64Datagram(datagram) : datagram;
+      reply = unpackPacket(bytes, this.#options.claimToken);
+    } catch {
+      this.stats.ignored++;
+      return;
+    }
+    // The firmware takes only the reply to the packet it waits on (sequence + 1) or a reset (0); anything else is a
+    // late or duplicated datagram of an earlier exchange.
+    const waiting = this.#waiting;
+    if (!waiting || (reply.sequence !== 0 && reply.sequence !== nextSequence(this.#sequence))) {
+      this.stats.ignored++;
+      return;
+    }
+    this.#waiting = undefined;
+    this.stats.received++;
+    waiting(reply);
+  }
+
+  #packet(flags: number, data: Uint8Array): Uint8Array {
+    const { serial, claimToken, framing } = this.#options;
     const packet = packPacket({ serial, sequence: this.#sequence, flags, data }, claimToken);
-    const datagram = framing === 'base64' ? encodeBase64Datagram(packet) : packet;
+    return framing === 'base64' ? encodeBase64Datagram(packet) : packet;
+  }
+
+  /** Sends a packet and waits for its reply, resending the identical datagram on timeout. */
+  async #exchange(flags: number, data: Uint8Array): Promise<FlapPacket> {
+    const { serial, timeoutMs, retries } = this.#options;
+    const datagram = this.#packet(flags, data);
     for (let attempt = 0; attempt <= retries; attempt++) {
-      const reply = new Promise<Buffer | undefined>((resolve) => {
-        const timer = setTimeout(
-          () => {
-            this.#pending = undefined;
-            resolve(undefined);
-          },
-          expectReply ? timeoutMs : Math.min(timeoutMs, 50),
-        );
+      const reply = new Promise<FlapPacket | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#waiting = undefined;
+          resolve(undefined);
+        }, timeoutMs);
         timer.unref();
-        this.#pending = (message) => {
+        this.#waiting = (packet) => {
           clearTimeout(timer);
-          resolve(message);
+          resolve(packet);
         };
       });
-      this.#socket.send(datagram, port, host);
+      this.#transport.send(datagram);
       this.stats.sent++;
       if (attempt > 0) this.stats.resent++;
       const answer = await reply;
-      if (!expectReply) {
-        if (answer) throw new HarnessError('HARNESS_PROTOCOL', `serial ${serial}: a reply to a final ACK`);
-        // No reply comes: the firmware goes on with the next sequence (boot trace packets 4 -> 5).
-        this.#sequence = nextSequence(this.#sequence);
-        return undefined;
-      }
       if (!answer) continue;
-      this.stats.received++;
-      const bytes = framing === 'base64' ? decodeBase64Datagram(answer) : new Uint8Array(answer);
-      const reply2 = unpackPacket(bytes, claimToken);
-      if (reply2.sequence !== nextSequence(this.#sequence) && reply2.sequence !== 0) {
-        throw new HarnessError(
-          'HARNESS_PROTOCOL',
-          `serial ${serial}: reply sequence ${reply2.sequence} to ${this.#sequence}`,
-        );
+      if (answer.sequence === 0) {
+        // spec/flap.md: reset the sequence and restart the whole message.
+        this.#sequence = 0;
+        throw new ResetSignal();
       }
-      this.#sequence = nextSequence(reply2.sequence);
-      return reply2;
+      this.#sequence = nextSequence(answer.sequence);
+      return answer;
     }
     throw new HarnessError(
       'HARNESS_TIMEOUT',
@@ -103,43 +165,80 @@ export class FlapDevice {
     );
   }
 
+  /** The final ACK of a downlink: no reply comes, the firmware goes on with the next sequence (boot trace 4 -> 5). */
+  #finalAck(): void {
+    this.#transport.send(this.#packet(FLAP_FLAGS.ACK, new Uint8Array(0)));
+    this.stats.sent++;
+    this.#sequence = nextSequence(this.#sequence);
+  }
+
+  /** Runs a whole exchange again from the start each time the server resets it, a bounded number of times. */
+  async #restartable<T>(what: string, run: () => Promise<T>): Promise<T> {
+    for (let restarts = 0; ; restarts++) {
+      try {
+        return await run();
+      } catch (error) {
+        if (!(error instanceof ResetSignal)) throw error;
+        if (restarts >= this.#options.maxRestarts)
+          throw new HarnessError(
+            'HARNESS_PROTOCOL',
+            `serial ${this.#options.serial}: ${what} reset ${restarts + 1} times by the server`,
+          );
+        this.stats.restarts++;
+      }
+    }
+  }
+
   /** Sends an uplink message fragment by fragment; resolves to whether the server signalled POLL. */
   async send(message: UplinkMessage): Promise<boolean> {
-    let poll = false;
-    for (const fragment of fragmentMessage(packMessage(message))) {
-      const reply = (await this.#exchange(fragment.flags, fragment.data)) as FlapPacket;
-      if (!(reply.flags & FLAP_FLAGS.ACK))
-        throw new HarnessError('HARNESS_PROTOCOL', `serial ${this.#options.serial}: an uplink fragment was not acked`);
-      poll = (reply.flags & FLAP_FLAGS.POLL) !== 0;
-    }
-    return poll;
+    const fragments = fragmentMessage(packMessage(message));
+    return this.#restartable(`the ${message.type} message`, async () => {
+      let poll = false;
+      for (const fragment of fragments) {
+        const reply = await this.#exchange(fragment.flags, fragment.data);
+        if (!(reply.flags & FLAP_FLAGS.ACK))
+          throw new HarnessError(
+            'HARNESS_PROTOCOL',
+            `serial ${this.#options.serial}: an uplink fragment was not acked`,
+          );
+        poll = (reply.flags & FLAP_FLAGS.POLL) !== 0;
+      }
+      return poll;
+    });
   }
 
   /** Polls until the server has nothing pending; returns the downlinks received, in order. */
   async poll(maxMessages = 16): Promise<DownlinkMessage[]> {
     const received: DownlinkMessage[] = [];
-    for (let i = 0; i < maxMessages; i++) {
-      let reply = (await this.#exchange(FLAP_FLAGS.POLL, new Uint8Array(0))) as FlapPacket;
-      if (reply.data.length === 0 && reply.flags === (FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST)) return received;
-      const reassembly = new Reassembly();
-      for (;;) {
-        const result = reassembly.push(reply.flags, reply.data);
-        if (result.state === 'error') throw new HarnessError('HARNESS_PROTOCOL', result.reason);
-        if (result.state === 'complete') {
-          received.push(unpackMessage(result.message) as DownlinkMessage);
-          // The final ACK expects no reply.
-          await this.#exchange(FLAP_FLAGS.ACK, new Uint8Array(0), false);
-          break;
-        }
-        reply = (await this.#exchange(FLAP_FLAGS.ACK, new Uint8Array(0))) as FlapPacket;
-      }
-      if (!(reply.flags & FLAP_FLAGS.POLL)) return received;
+    while (received.length < maxMessages) {
+      const next = await this.#restartable('a poll', () => this.#pollOne());
+      if (next.message) received.push(next.message);
+      if (!next.more) break;
     }
     return received;
   }
 
+  /** One poll: a downlink message (and whether more are queued), or none. */
+  async #pollOne(): Promise<{ message: DownlinkMessage | undefined; more: boolean }> {
+    let reply = await this.#exchange(FLAP_FLAGS.POLL, new Uint8Array(0));
+    if (reply.data.length === 0 && reply.flags === (FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST))
+      return { message: undefined, more: false };
+    const reassembly = new Reassembly();
+    for (;;) {
+      const result = reassembly.push(reply.flags, reply.data);
+      if (result.state === 'error') throw new HarnessError('HARNESS_PROTOCOL', result.reason);
+      if (result.state === 'complete') {
+        const message = unpackMessage(result.message) as DownlinkMessage;
+        this.#finalAck();
+        return { message, more: (reply.flags & FLAP_FLAGS.POLL) !== 0 };
+      }
+      reply = await this.#exchange(FLAP_FLAGS.ACK, new Uint8Array(0));
+    }
+  }
+
   /** The boot of the firmware: CREATE_SESSION, then poll for SET_SESSION (and whatever else is queued). */
   async boot(info: SessionInfo = {}): Promise<DownlinkMessage[]> {
+    this.#sequence = 0;
     const poll = await this.send({ type: 'create-session', info: { serial: this.#options.serial, ...info } });
     if (!poll)
       throw new HarnessError('HARNESS_PROTOCOL', `serial ${this.#options.serial}: CREATE_SESSION acked without POLL`);
@@ -149,7 +248,73 @@ export class FlapDevice {
     return downlinks;
   }
 
+  /**
+   * Asks for a firmware image by name (UPLOAD_FIRMWARE "download"), as `fota` in the firmware's shell does, then
+   * downloads it; resolves to the image.
+   */
+  async requestFirmware(name: string): Promise<Uint8Array> {
+    const { firmwareChunkBytes: maxLength, serial } = this.#options;
+    const poll = await this.send({
+      type: 'upload-firmware',
+      target: 'app',
+      request: 'download',
+      firmware: name,
+      maxLength,
+    });
+    const first = poll
+      ? (await this.poll()).find((m): m is FirmwareChunk => m.type === 'download-firmware')
+      : undefined;
+    if (!first) throw new HarnessError('HARNESS_PROTOCOL', `serial ${serial}: no firmware chunk for "${name}"`);
+    return this.downloadFirmware(first);
+  }
+
+  /**
+   * Completes a firmware download that the server opened with its first chunk: asks for each next chunk
+   * (UPLOAD_FIRMWARE "next" with the offset), polls it, and when the image is whole reports "swap" and, as after the
+   * reboot into it, "confirmed". Resolves to the image.
+   */
+  async downloadFirmware(first: FirmwareChunk): Promise<Uint8Array> {
+    const { firmwareChunkBytes: maxLength, serial } = this.#options;
+    if (first.firmwareSize <= 0 || first.firmwareSize > MAX_FIRMWARE_BYTES)
+      throw new HarnessError('HARNESS_PROTOCOL', `serial ${serial}: firmware size ${first.firmwareSize}`);
+    const image = new Uint8Array(first.firmwareSize);
+    const target = first.target;
+    let received = 0;
+    let chunk: FirmwareChunk | undefined = first;
+    while (chunk) {
+      const offset = chunk.offset ?? 0;
+      if (offset !== received || offset + chunk.data.length > image.length || chunk.data.length === 0)
+        throw new HarnessError(
+          'HARNESS_PROTOCOL',
+          `serial ${serial}: firmware chunk at ${offset} of ${chunk.data.length} bytes, ${received} received`,
+        );
+      image.set(chunk.data, offset);
+      received += chunk.data.length;
+      if (received === image.length) break;
+      const id: Uint8Array = chunk.id;
+      const poll = await this.send({
+        type: 'upload-firmware',
+        target,
+        request: 'next',
+        id,
+        offset: received,
+        maxLength,
+      });
+      chunk = poll
+        ? (await this.poll()).find(
+            (m): m is FirmwareChunk => m.type === 'download-firmware' && Buffer.from(m.id).equals(Buffer.from(id)),
+          )
+        : undefined;
+      if (!chunk)
+        throw new HarnessError('HARNESS_PROTOCOL', `serial ${serial}: no firmware chunk at offset ${received}`);
+    }
+    await this.send({ type: 'upload-firmware', target, request: 'swap', id: first.id });
+    await this.send({ type: 'upload-firmware', target, request: 'confirmed', id: first.id });
+    return image;
+  }
+
   close(): void {
-    this.#socket.close();
+    this.#waiting = undefined;
+    this.#transport.close();
   }
 }

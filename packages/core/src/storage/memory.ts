@@ -5,21 +5,26 @@ import type {
   DevicePatch,
   Downlink,
   DownlinkState,
+  DownlinkUpdate,
+  FirmwareImage,
   LogEntry,
   MessageQuery,
   NewDevice,
   Page,
   Session,
   Storage,
+  StorageLimits,
   StoredCodec,
   StoredMessage,
 } from './types.js';
 
-export interface MemoryStorageOptions {
+export interface MemoryStorageOptions extends StorageLimits {
   /** Most messages kept; the oldest go first. Default 1,000,000. */
   maxMessages?: number;
   /** Most communication-log entries kept; the oldest go first. Default 100,000. */
   maxLogEntries?: number;
+  /** Most bytes of firmware images held; a put beyond fails with STORAGE_INVALID. Default 256 MiB. */
+  maxFirmwareBytes?: number;
 }
 
 /** Newest first by a string key that sorts by time (UUIDv7); the cursor is the last key of a page. */
@@ -53,12 +58,18 @@ const copyDevice = (device: Device): Device => ({
 export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage {
   const maxMessages = options.maxMessages ?? 1_000_000;
   const maxLog = options.maxLogEntries ?? 100_000;
+  const maxSessions = options.maxSessionsPerDevice ?? 100;
+  const maxFirmwareBytes = options.maxFirmwareBytes ?? 256 * 1024 * 1024;
   const devices = new Map<string, Device>();
   const serials = new Map<number, string>();
   const sessions = new Map<number, Session>();
+  /** Per device, its session ids oldest first (for the per-device bound). */
+  const sessionsOf = new Map<string, number[]>();
   const messages = new Map<string, StoredMessage>();
   const codecs = new Map<bigint, StoredCodec>();
   const downlinks = new Map<string, Downlink>();
+  const firmware = new Map<string, { image: FirmwareImage; data: Uint8Array }>();
+  let firmwareBytes = 0;
   const log: LogEntry[] = [];
   let closed = false;
   const open = (): void => {
@@ -104,6 +115,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
       if (!device) return false;
       devices.delete(id);
       serials.delete(device.serialNumber);
+      for (const session of sessionsOf.get(id) ?? []) sessions.delete(session);
+      sessionsOf.delete(id);
       return true;
     },
     listDevices(query = {}) {
@@ -121,6 +134,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
       open();
       if (sessions.has(session.id)) throw new StorageError('STORAGE_CONFLICT', `session id ${session.id} exists`);
       sessions.set(session.id, structuredClone(session));
+      const ids = sessionsOf.get(session.deviceId) ?? [];
+      ids.push(session.id);
+      sessionsOf.set(session.deviceId, ids);
+      while (ids.length > maxSessions) sessions.delete(ids.shift() as number);
       return structuredClone(session);
     },
     getSession(id) {
@@ -198,13 +215,68 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .map((d) => structuredClone(d));
     },
-    setDownlinkState(id, state, at) {
+    setDownlinkState(id, state, at, update: DownlinkUpdate = {}) {
       open();
       const downlink = downlinks.get(id);
       if (!downlink) return undefined;
+      if (update.from && !update.from.includes(downlink.state)) return structuredClone(downlink);
       downlink.state = state;
       downlink.updatedAt = new Date(at);
+      if (update.error !== undefined) downlink.error = update.error;
+      if (update.progress !== undefined) downlink.progress = update.progress;
       return structuredClone(downlink);
+    },
+
+    putFirmware(image, data) {
+      open();
+      if (firmware.has(image.id)) throw new StorageError('STORAGE_CONFLICT', `firmware id ${image.id} exists`);
+      if (data.length !== image.size)
+        throw new StorageError('STORAGE_INVALID', `firmware ${image.id}: size ${image.size} but ${data.length} bytes`);
+      if (firmwareBytes + data.length > maxFirmwareBytes)
+        throw new StorageError(
+          'STORAGE_INVALID',
+          `firmware ${image.name}: ${data.length} bytes would exceed the ${maxFirmwareBytes}-byte store`,
+        );
+      firmware.set(image.id, { image: structuredClone(image), data: data.slice() });
+      firmwareBytes += data.length;
+    },
+    getFirmware(id) {
+      open();
+      const entry = firmware.get(id);
+      return entry && structuredClone(entry.image);
+    },
+    findFirmware(name, spaceId) {
+      open();
+      let found: FirmwareImage | undefined;
+      for (const { image } of firmware.values())
+        if (
+          image.name === name &&
+          (image.spaceId === null || image.spaceId === spaceId) &&
+          (!found || image.id > found.id)
+        )
+          found = image;
+      return found && structuredClone(found);
+    },
+    readFirmware(id, offset, length) {
+      open();
+      const entry = firmware.get(id);
+      return entry?.data.slice(offset, offset + Math.max(0, length));
+    },
+    listFirmware(query = {}) {
+      open();
+      return [...firmware.values()]
+        .map((entry) => entry.image)
+        .filter((image) => query.spaceId === undefined || image.spaceId === null || image.spaceId === query.spaceId)
+        .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .map((image) => structuredClone(image));
+    },
+    deleteFirmware(id) {
+      open();
+      const entry = firmware.get(id);
+      if (!entry) return false;
+      firmware.delete(id);
+      firmwareBytes -= entry.data.length;
+      return true;
     },
 
     appendLog(entry) {

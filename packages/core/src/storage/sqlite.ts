@@ -8,24 +8,30 @@ import type {
   DevicePatch,
   Downlink,
   DownlinkState,
+  DownlinkUpdate,
+  FirmwareImage,
   LogEntry,
   MessageQuery,
   NewDevice,
   Page,
   Session,
   Storage,
+  StorageLimits,
   StoredCodec,
   StoredMessage,
 } from './types.js';
 
-export interface SqliteStorageOptions {
+export interface SqliteStorageOptions extends StorageLimits {
   /** The database file, or ':memory:'. */
   filename: string;
   /** Most communication-log entries kept; the oldest are deleted. Default 1,000,000. */
   maxLogEntries?: number;
 }
 
-const SCHEMA = `
+// Migrations, applied in order; `PRAGMA user_version` counts those applied. The first one is idempotent
+// (IF NOT EXISTS) because files made before versioning have its tables and version 0.
+const MIGRATIONS = [
+  `
 CREATE TABLE IF NOT EXISTS devices (
   id TEXT PRIMARY KEY, serial_number INTEGER NOT NULL UNIQUE, claim_token BLOB NOT NULL, name TEXT NOT NULL,
   tags TEXT NOT NULL, labels TEXT NOT NULL, space_id TEXT NOT NULL, group_id TEXT NOT NULL, created_at INTEGER NOT NULL,
@@ -49,7 +55,26 @@ CREATE TABLE IF NOT EXISTS log (
   sequence INTEGER, flags INTEGER, summary TEXT NOT NULL, error TEXT);
 CREATE INDEX IF NOT EXISTS log_device ON log (device_id, id);
 CREATE INDEX IF NOT EXISTS log_session ON log (session_id, id);
-`;
+`,
+  `
+ALTER TABLE downlinks ADD COLUMN error TEXT;
+ALTER TABLE downlinks ADD COLUMN progress INTEGER;
+CREATE TABLE firmware (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, space_id TEXT,
+  created_at INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX firmware_name ON firmware (name, id);
+`,
+];
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let next = version; next < MIGRATIONS.length; next++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[next] as string);
+      db.pragma(`user_version = ${next + 1}`);
+    })();
+  }
+}
 
 const hashText = (hash: bigint | undefined): string | null =>
   hash === undefined ? null : hash.toString(16).padStart(16, '0');
@@ -109,7 +134,7 @@ function toMessage(row: Row): StoredMessage {
 }
 
 function toDownlink(row: Row): Downlink {
-  return {
+  const downlink: Downlink = {
     id: row.id as string,
     deviceId: row.device_id as string,
     kind: row.kind as Downlink['kind'],
@@ -118,6 +143,9 @@ function toDownlink(row: Row): Downlink {
     createdAt: new Date(row.created_at as number),
     updatedAt: new Date(row.updated_at as number),
   };
+  if (row.error !== null && row.error !== undefined) downlink.error = row.error as string;
+  if (row.progress !== null && row.progress !== undefined) downlink.progress = row.progress as number;
+  return downlink;
 }
 
 function toLog(row: Row): LogEntry {
@@ -154,8 +182,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
   // FULL: a committed transaction survives power loss too, not only a crash of the process.
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  db.exec(SCHEMA);
+  migrate(db);
   const maxLog = options.maxLogEntries ?? 1_000_000;
+  const maxSessions = options.maxSessionsPerDevice ?? 100;
   let appendsSinceTrim = 0;
   const trimEvery = Math.max(1, Math.min(1000, Math.floor(maxLog / 100)));
 
@@ -173,6 +202,11 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     deleteDevice: db.prepare('DELETE FROM devices WHERE id = ?'),
     insertSession: db.prepare('INSERT INTO sessions (id, device_id, created_at, info) VALUES (?, ?, ?, ?)'),
     sessionById: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+    trimSessions: db.prepare(
+      `DELETE FROM sessions WHERE device_id = @device_id AND id NOT IN
+       (SELECT id FROM sessions WHERE device_id = @device_id ORDER BY created_at DESC, id DESC LIMIT @keep)`,
+    ),
+    deleteSessionsOf: db.prepare('DELETE FROM sessions WHERE device_id = ?'),
     insertMessage: db.prepare(
       `INSERT INTO messages (id, created_at, device_id, device_name, device_serial_number, direction, type, body, codec_hash, raw, session_id, error)
        VALUES (@id, @created_at, @device_id, @device_name, @device_serial_number, @direction, @type, @body, @codec_hash, @raw, @session_id, @error)`,
@@ -187,7 +221,26 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     downlinkById: db.prepare('SELECT * FROM downlinks WHERE id = ?'),
     downlinksOf: db.prepare('SELECT * FROM downlinks WHERE device_id = ? ORDER BY id'),
     downlinksIn: db.prepare('SELECT * FROM downlinks WHERE device_id = ? AND state = ? ORDER BY id'),
-    setDownlinkState: db.prepare('UPDATE downlinks SET state = ?, updated_at = ? WHERE id = ?'),
+    setDownlinkState: db.prepare(
+      `UPDATE downlinks SET state = @state, updated_at = @updated_at, error = coalesce(@error, error),
+       progress = coalesce(@progress, progress) WHERE id = @id`,
+    ),
+    insertFirmware: db.prepare(
+      'INSERT INTO firmware (id, name, size, sha256, space_id, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    firmwareById: db.prepare('SELECT id, name, size, sha256, space_id, created_at FROM firmware WHERE id = ?'),
+    firmwareByName: db.prepare(
+      `SELECT id, name, size, sha256, space_id, created_at FROM firmware
+       WHERE name = ? AND (space_id IS NULL OR space_id = ?) ORDER BY id DESC LIMIT 1`,
+    ),
+    // substr() on a BLOB counts bytes, from 1: only the chunk leaves the file.
+    readFirmware: db.prepare('SELECT substr(data, ?, ?) AS chunk FROM firmware WHERE id = ?'),
+    allFirmware: db.prepare('SELECT id, name, size, sha256, space_id, created_at FROM firmware ORDER BY id DESC'),
+    firmwareOfSpace: db.prepare(
+      `SELECT id, name, size, sha256, space_id, created_at FROM firmware
+       WHERE space_id IS NULL OR space_id = ? ORDER BY id DESC`,
+    ),
+    deleteFirmware: db.prepare('DELETE FROM firmware WHERE id = ?'),
     insertLog: db.prepare(
       'INSERT INTO log (id, at, device_id, session_id, direction, sequence, flags, summary, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -243,7 +296,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       return toDevice(stmt.deviceById.get(id) as Row);
     },
     deleteDevice(id) {
-      return stmt.deleteDevice.run(id).changes > 0;
+      return db.transaction(() => {
+        stmt.deleteSessionsOf.run(id);
+        return stmt.deleteDevice.run(id).changes > 0;
+      })();
     },
     listDevices(query = {}) {
       const size = pageSize(query.limit);
@@ -267,7 +323,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
 
     createSession(session) {
       try {
-        stmt.insertSession.run(session.id, session.deviceId, session.createdAt.getTime(), toJsonText(session.info));
+        db.transaction(() => {
+          stmt.insertSession.run(session.id, session.deviceId, session.createdAt.getTime(), toJsonText(session.info));
+          stmt.trimSessions.run({ device_id: session.deviceId, keep: maxSessions });
+        })();
       } catch (error) {
         conflict(error, `session id ${session.id} exists`);
       }
@@ -363,9 +422,60 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       ) as Row[];
       return rows.map(toDownlink);
     },
-    setDownlinkState(id, state, at) {
-      if (stmt.setDownlinkState.run(state, at.getTime(), id).changes === 0) return undefined;
-      return toDownlink(stmt.downlinkById.get(id) as Row);
+    setDownlinkState(id, state, at, update: DownlinkUpdate = {}) {
+      return db.transaction(() => {
+        const row = stmt.downlinkById.get(id) as Row | undefined;
+        if (!row) return undefined;
+        if (update.from && !update.from.includes(row.state as DownlinkState)) return toDownlink(row);
+        stmt.setDownlinkState.run({
+          id,
+          state,
+          updated_at: at.getTime(),
+          error: update.error ?? null,
+          progress: update.progress ?? null,
+        });
+        return toDownlink(stmt.downlinkById.get(id) as Row);
+      })();
+    },
+
+    putFirmware(image, data) {
+      if (data.length !== image.size)
+        throw new StorageError('STORAGE_INVALID', `firmware ${image.id}: size ${image.size} but ${data.length} bytes`);
+      try {
+        stmt.insertFirmware.run(
+          image.id,
+          image.name,
+          image.size,
+          image.sha256,
+          image.spaceId,
+          image.createdAt.getTime(),
+          blob(data),
+        );
+      } catch (error) {
+        conflict(error, `firmware id ${image.id} exists`);
+      }
+    },
+    getFirmware(id) {
+      const row = stmt.firmwareById.get(id) as Row | undefined;
+      return row && toFirmware(row);
+    },
+    findFirmware(name, spaceId) {
+      const row = stmt.firmwareByName.get(name, spaceId) as Row | undefined;
+      return row && toFirmware(row);
+    },
+    readFirmware(id, offset, length) {
+      const row = stmt.readFirmware.get(offset + 1, Math.max(0, length), id) as { chunk: Buffer | null } | undefined;
+      // substr() of an empty range is an empty string, not a blob.
+      return row && (Buffer.isBuffer(row.chunk) ? bytes(row.chunk) : new Uint8Array(0));
+    },
+    listFirmware(query = {}) {
+      const rows = (
+        query.spaceId === undefined ? stmt.allFirmware.all() : stmt.firmwareOfSpace.all(query.spaceId)
+      ) as Row[];
+      return rows.map(toFirmware);
+    },
+    deleteFirmware(id) {
+      return stmt.deleteFirmware.run(id).changes > 0;
     },
 
     appendLog(entry) {
@@ -409,6 +519,17 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     close() {
       if (db.open) db.close();
     },
+  };
+}
+
+function toFirmware(row: Row): FirmwareImage {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    size: row.size as number,
+    sha256: row.sha256 as string,
+    spaceId: (row.space_id as string | null) ?? null,
+    createdAt: new Date(row.created_at as number),
   };
 }
 

@@ -94,7 +94,13 @@ export interface StoredCodec {
 }
 
 export type DownlinkKind = 'data' | 'config' | 'shell' | 'firmware' | 'reboot';
-export type DownlinkState = 'pending' | 'sent' | 'acknowledged' | 'cancelled';
+/**
+ * pending: queued; sent: on its way (a firmware download: being transferred chunk by chunk); acknowledged: the
+ * device acked its last fragment (a firmware download: the device confirmed the new image); cancelled: withdrawn
+ * through the API before it was done; failed: it could not be sent (no encoder for a data downlink, a deleted
+ * firmware image) or the device reported an error (firmware), with the reason in `error`.
+ */
+export type DownlinkState = 'pending' | 'sent' | 'acknowledged' | 'cancelled' | 'failed';
 
 export interface Downlink {
   /** UUIDv7: pending downlinks go out in id order. */
@@ -105,6 +111,44 @@ export interface Downlink {
   state: DownlinkState;
   createdAt: Date;
   updatedAt: Date;
+  /** Why it failed, when it did. */
+  error?: string;
+  /** A firmware download: the offset of the last chunk the device asked for (the image size once it is complete). */
+  progress?: number;
+}
+
+/** What else {@link Storage.setDownlinkState} changes, and on what condition. */
+export interface DownlinkUpdate {
+  /**
+   * Change only a downlink in one of these states (compare and set): the engine and the API race, and a downlink
+   * the API cancelled must not turn acknowledged. When the state is not one of these, nothing changes.
+   */
+  from?: readonly DownlinkState[];
+  error?: string;
+  progress?: number;
+}
+
+/** A firmware image that devices download in chunks (DOWNLOAD_FIRMWARE); its bytes are kept apart. */
+export interface FirmwareImage {
+  /** UUIDv7. */
+  id: string;
+  /** What a device asks for in UPLOAD_FIRMWARE "download" (the firmware vectors use `firmware:v1.0.0`). */
+  name: string;
+  /** Bytes. */
+  size: number;
+  /** SHA-256 of the image, hex. */
+  sha256: string;
+  /** The space that owns the image; null: available to every space. */
+  spaceId: string | null;
+  createdAt: Date;
+}
+
+/** Bounds every adapter takes (in its options), so that the contract suite can check them. */
+export interface StorageLimits {
+  /** Sessions kept per device; the oldest go first. Default 100. */
+  maxSessionsPerDevice?: number;
+  /** Communication-log entries kept; the oldest go first. */
+  maxLogEntries?: number;
 }
 
 export interface LogEntry {
@@ -133,6 +177,7 @@ export interface Storage {
   deleteDevice(id: string): MaybePromise<boolean>;
   listDevices(query?: { tenant?: Partial<Tenant>; limit?: number; cursor?: string }): MaybePromise<Page<Device>>;
 
+  /** Stores a session; beyond `maxSessionsPerDevice` the device's oldest sessions are deleted. */
   createSession(session: Session): MaybePromise<Session>;
   getSession(id: number): MaybePromise<Session | undefined>;
   listSessions(deviceId: string, query?: { limit?: number; cursor?: string }): MaybePromise<Page<Session>>;
@@ -150,8 +195,27 @@ export interface Storage {
   getDownlink(id: string): MaybePromise<Downlink | undefined>;
   /** The device's downlinks in a state, oldest first. */
   listDownlinks(deviceId: string, state?: DownlinkState): MaybePromise<Downlink[]>;
-  /** Moves a downlink to a state; returns it, or undefined if unknown. */
-  setDownlinkState(id: string, state: DownlinkState, at: Date): MaybePromise<Downlink | undefined>;
+  /**
+   * Moves a downlink to a state (with `update.from`: only from one of those states); returns the downlink as it is
+   * afterwards, changed or not, or undefined if unknown.
+   */
+  setDownlinkState(
+    id: string,
+    state: DownlinkState,
+    at: Date,
+    update?: DownlinkUpdate,
+  ): MaybePromise<Downlink | undefined>;
+
+  /** Stores a firmware image and its bytes. */
+  putFirmware(image: FirmwareImage, data: Uint8Array): MaybePromise<void>;
+  getFirmware(id: string): MaybePromise<FirmwareImage | undefined>;
+  /** The newest image of that name that a device of the space may download (its space's or a global one). */
+  findFirmware(name: string, spaceId: string): MaybePromise<FirmwareImage | undefined>;
+  /** Up to `length` bytes of an image from `offset` (fewer at its end); undefined if the image is unknown. */
+  readFirmware(id: string, offset: number, length: number): MaybePromise<Uint8Array | undefined>;
+  /** Images, newest first; with `spaceId`, those of the space and the global ones. */
+  listFirmware(query?: { spaceId?: string }): MaybePromise<FirmwareImage[]>;
+  deleteFirmware(id: string): MaybePromise<boolean>;
 
   appendLog(entry: LogEntry): MaybePromise<void>;
   listLog(query: {

@@ -3,7 +3,7 @@
 // unknown devices and bad signatures are dropped, counted and logged, never a crash.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { CoreError } from '../errors.js';
-import { ConversationEngine } from '../flap/engine.js';
+import { ConversationEngine, type ConversationStats } from '../flap/engine.js';
 import { decodeBase64Datagram, encodeBase64Datagram, packPacket, parsePacket, verifyPacket } from '../flap/packet.js';
 import { uuidv7 } from '../ids.js';
 import type { Storage } from '../storage/types.js';
@@ -35,7 +35,10 @@ export interface FlapUdpServer {
   /** Binds both ports; resolves to the bound ports. */
   listen(): Promise<{ binaryPort: number; base64Port: number }>;
   close(): Promise<void>;
+  /** What the transport did: datagrams received, replied, dropped by reason. */
   readonly counters: FlapUdpCounters;
+  /** What the conversation engine did: resends answered from the cache, replays and stale packets reset, messages. */
+  readonly stats: ConversationStats;
 }
 
 export function createFlapUdpServer(options: FlapUdpServerOptions): FlapUdpServer {
@@ -153,6 +156,7 @@ export function createFlapUdpServer(options: FlapUdpServerOptions): FlapUdpServe
 
   return {
     counters,
+    stats: engine.stats,
     async listen() {
       const binaryPort = await bind('binary', options.binaryPort ?? 5002);
       const base64Port = await bind('base64', options.base64Port ?? 5003);
