@@ -303,6 +303,29 @@ export function testStorage(options: TestStorageOptions): void {
       expect(await bounded.getSession(5)).toBeUndefined();
     });
 
+    test('downlinks are bounded per device: beyond maxDownlinksPerDevice the oldest finished ones go', async () => {
+      bounded = await options.create({ maxDownlinksPerDevice: 3 });
+      const device = await bounded.createDevice(newDevice());
+      const ids: string[] = [];
+      for (const state of ['acknowledged', 'pending', 'cancelled', 'sent', 'failed'] as const) {
+        const now = new Date(tick());
+        const id = uuidv7(now.getTime());
+        ids.push(id);
+        await bounded.addDownlink({
+          id,
+          deviceId: device.id,
+          kind: 'reboot',
+          payload: null,
+          state,
+          createdAt: now,
+          updatedAt: now,
+        });
+      }
+      // Five kept three: the acknowledged and the cancelled (oldest finished) went; pending and sent stay.
+      expect((await bounded.listDownlinks(device.id)).map((d) => d.state)).toEqual(['pending', 'sent', 'failed']);
+      expect(await bounded.getDownlink(ids[0] as string)).toBeUndefined();
+    });
+
     test('the communication log lists per device and per session, newest first', async () => {
       const entry = (sessionId: number, summary: string): LogEntry => {
         const now = tick();

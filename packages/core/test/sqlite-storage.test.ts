@@ -28,14 +28,16 @@ describe('sqlite storage on disk', () => {
     await second.close();
   });
 
-  it('migrates a file made before schema versions (no firmware table, downlinks without error and progress)', async () => {
+  it('migrates a file made before schema versions (no firmware table, downlinks without error and progress, the log keyed by id)', async () => {
     const filename = join(directory, 'old.db');
     createSqliteStorage({ filename }).close();
-    // What a file of the first release looked like: the same tables, minus what migration 2 adds, at version 0.
+    // What a file of the first release looked like: the same tables, without what migrations 2 and 3 changed, at version 0.
     const raw = new Database(filename);
-    raw.exec(
-      'DROP TABLE firmware; ALTER TABLE downlinks DROP COLUMN error; ALTER TABLE downlinks DROP COLUMN progress',
-    );
+    raw.exec(`DROP TABLE firmware; ALTER TABLE downlinks DROP COLUMN error; ALTER TABLE downlinks DROP COLUMN progress;
+      DROP TABLE log;
+      CREATE TABLE log (id TEXT PRIMARY KEY, at INTEGER NOT NULL, device_id TEXT, session_id INTEGER,
+        direction TEXT NOT NULL, sequence INTEGER, flags INTEGER, summary TEXT NOT NULL, error TEXT);
+      INSERT INTO log VALUES ('0190aaaa-0000-7000-8000-000000000000', 1, 'd', 1, 'in', 0, 12, 'CREATE_SESSION', NULL);`);
     raw.pragma('user_version = 0');
     raw.close();
     const store = createSqliteStorage({ filename });
@@ -56,9 +58,10 @@ describe('sqlite storage on disk', () => {
       Uint8Array.of(7),
     );
     expect(await store.readFirmware('f1', 0, 1)).toEqual(Uint8Array.of(7));
+    expect((await store.listLog({ deviceId: 'd' })).items.map((e) => e.summary)).toEqual(['CREATE_SESSION']);
     await store.close();
     const check = new Database(filename);
-    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(3);
     check.close();
   });
 

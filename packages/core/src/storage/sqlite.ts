@@ -64,6 +64,18 @@ CREATE TABLE firmware (
   created_at INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE INDEX firmware_name ON firmware (name, id);
 `,
+  // The log gets a rowid key, so that trimming it deletes a range of rowids instead of walking an index with OFFSET.
+  `
+CREATE TABLE log_v3 (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, device_id TEXT, session_id INTEGER,
+  direction TEXT NOT NULL, sequence INTEGER, flags INTEGER, summary TEXT NOT NULL, error TEXT);
+INSERT INTO log_v3 (id, at, device_id, session_id, direction, sequence, flags, summary, error)
+  SELECT id, at, device_id, session_id, direction, sequence, flags, summary, error FROM log ORDER BY id;
+DROP TABLE log;
+ALTER TABLE log_v3 RENAME TO log;
+CREATE INDEX log_device ON log (device_id, id);
+CREATE INDEX log_session ON log (session_id, id);
+`,
 ];
 
 function migrate(db: Database.Database): void {
@@ -185,8 +197,14 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
   migrate(db);
   const maxLog = options.maxLogEntries ?? 1_000_000;
   const maxSessions = options.maxSessionsPerDevice ?? 100;
+  const maxDownlinks = options.maxDownlinksPerDevice ?? 1000;
   let appendsSinceTrim = 0;
   const trimEvery = Math.max(1, Math.min(1000, Math.floor(maxLog / 100)));
+  // Log entries wait here and are written with the next message (one commit, one fsync) or within 50 ms: the log
+  // is a diagnostic record and need not be on disk before an ack, a message must. A crash loses at most the
+  // entries of the last 50 ms, never a message. Reads flush first.
+  let pendingLog: LogEntry[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
 
   const stmt = {
     insertDevice: db.prepare(
@@ -244,7 +262,42 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     insertLog: db.prepare(
       'INSERT INTO log (id, at, device_id, session_id, direction, sequence, flags, summary, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    trimLog: db.prepare('DELETE FROM log WHERE id <= (SELECT id FROM log ORDER BY id DESC LIMIT 1 OFFSET ?)'),
+    trimLog: db.prepare('DELETE FROM log WHERE seq <= (SELECT max(seq) FROM log) - ?'),
+    trimDownlinks: db.prepare(
+      `DELETE FROM downlinks WHERE device_id = @device_id AND state NOT IN ('pending', 'sent') AND id IN
+       (SELECT id FROM downlinks WHERE device_id = @device_id AND state NOT IN ('pending', 'sent') ORDER BY id LIMIT @excess)`,
+    ),
+    countDownlinks: db.prepare('SELECT count(*) AS n FROM downlinks WHERE device_id = ?'),
+  };
+
+  /** Writes the waiting log entries (inside the caller's transaction) and trims the log in batches. */
+  const writeLog = (): void => {
+    if (pendingLog.length === 0) return;
+    const entries = pendingLog;
+    pendingLog = [];
+    for (const entry of entries)
+      stmt.insertLog.run(
+        entry.id,
+        entry.at.getTime(),
+        entry.deviceId,
+        entry.sessionId,
+        entry.direction,
+        entry.sequence,
+        entry.flags,
+        entry.summary,
+        entry.error ?? null,
+      );
+    appendsSinceTrim += entries.length;
+    // Retention in batches: one DELETE per `trimEvery` appends keeps the table within maxLogEntries + trimEvery.
+    if (appendsSinceTrim >= trimEvery) {
+      appendsSinceTrim = 0;
+      stmt.trimLog.run(maxLog);
+    }
+  };
+  const flushLog = (): void => {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (pendingLog.length > 0 && db.open) db.transaction(writeLog)();
   };
 
   const codecOf = (row: Row): StoredCodec => ({
@@ -352,14 +405,19 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     },
 
     storeMessage(message) {
+      const row = {
+        ...message,
+        created_at: message.created_at.getTime(),
+        body: toJsonText(message.body),
+        raw: blob(message.raw),
+        error: message.error ?? null,
+      };
       try {
-        stmt.insertMessage.run({
-          ...message,
-          created_at: message.created_at.getTime(),
-          body: toJsonText(message.body),
-          raw: blob(message.raw),
-          error: message.error ?? null,
-        });
+        // The log entries waiting so far go in the same commit: one fsync for both.
+        db.transaction(() => {
+          writeLog();
+          stmt.insertMessage.run(row);
+        })();
       } catch (error) {
         conflict(error, `message id ${message.id} exists`);
       }
@@ -399,15 +457,19 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
 
     addDownlink(downlink) {
       try {
-        stmt.insertDownlink.run(
-          downlink.id,
-          downlink.deviceId,
-          downlink.kind,
-          toJsonText(downlink.payload),
-          downlink.state,
-          downlink.createdAt.getTime(),
-          downlink.updatedAt.getTime(),
-        );
+        db.transaction(() => {
+          stmt.insertDownlink.run(
+            downlink.id,
+            downlink.deviceId,
+            downlink.kind,
+            toJsonText(downlink.payload),
+            downlink.state,
+            downlink.createdAt.getTime(),
+            downlink.updatedAt.getTime(),
+          );
+          const { n } = stmt.countDownlinks.get(downlink.deviceId) as { n: number };
+          if (n > maxDownlinks) stmt.trimDownlinks.run({ device_id: downlink.deviceId, excess: n - maxDownlinks });
+        })();
       } catch (error) {
         conflict(error, `downlink id ${downlink.id} exists`);
       }
@@ -479,24 +541,15 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     },
 
     appendLog(entry) {
-      stmt.insertLog.run(
-        entry.id,
-        entry.at.getTime(),
-        entry.deviceId,
-        entry.sessionId,
-        entry.direction,
-        entry.sequence,
-        entry.flags,
-        entry.summary,
-        entry.error ?? null,
-      );
-      // Retention in batches: one DELETE per `trimEvery` appends keeps the table within maxLogEntries + trimEvery.
-      if (++appendsSinceTrim >= trimEvery) {
-        appendsSinceTrim = 0;
-        stmt.trimLog.run(maxLog);
+      pendingLog.push(entry);
+      if (pendingLog.length >= 256) flushLog();
+      else if (!flushTimer) {
+        flushTimer = setTimeout(flushLog, 50);
+        flushTimer.unref();
       }
     },
     listLog(query) {
+      flushLog();
       const size = pageSize(query.limit);
       const where: string[] = [];
       const params: unknown[] = [];
@@ -517,7 +570,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     },
 
     close() {
-      if (db.open) db.close();
+      if (!db.open) return;
+      flushLog();
+      db.close();
     },
   };
 }

@@ -147,8 +147,10 @@ export interface FirmwareImage {
 export interface StorageLimits {
   /** Sessions kept per device; the oldest go first. Default 100. */
   maxSessionsPerDevice?: number;
-  /** Communication-log entries kept; the oldest go first. */
+  /** Communication-log entries kept; the oldest go first (trimmed in batches of up to 1%). */
   maxLogEntries?: number;
+  /** Downlinks kept per device; beyond it the oldest finished ones (acknowledged, cancelled, failed) go. Default 1,000. */
+  maxDownlinksPerDevice?: number;
 }
 
 export interface LogEntry {
@@ -191,6 +193,7 @@ export interface Storage {
   getCodec(hash: bigint): MaybePromise<StoredCodec | undefined>;
   listCodecs(): MaybePromise<StoredCodec[]>;
 
+  /** Queues a downlink; beyond `maxDownlinksPerDevice` the device's oldest finished ones are deleted. */
   addDownlink(downlink: Downlink): MaybePromise<void>;
   getDownlink(id: string): MaybePromise<Downlink | undefined>;
   /** The device's downlinks in a state, oldest first. */

@@ -105,12 +105,12 @@ export function createFlapUdpServer(options: FlapUdpServerOptions): FlapUdpServe
       await drop('busy', `serial ${packet.serial}: more than ${maxQueued} datagrams queued`, device.id);
       return;
     }
-    chain.queued++;
+    const behind = chain.queued++;
     chains.set(packet.serial, chain);
     const run = async () => {
       try {
-        // Read the device again: the previous datagram may have changed its hashes.
-        const current = (await storage.getDeviceBySerial(packet.serial)) ?? device;
+        // Read the device again when datagrams were queued before this one: they may have changed its hashes.
+        const current = behind > 0 ? ((await storage.getDeviceBySerial(packet.serial)) ?? device) : device;
         const reply = await engine.handle(current, {
           serial: packet.serial,
           sequence: packet.sequence,

@@ -1,0 +1,1 @@
+export { DtlsError, type DtlsErrorCode } from './errors.js';
