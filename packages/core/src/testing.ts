@@ -106,6 +106,16 @@ export function testStorage(options: TestStorageOptions): void {
       );
     });
 
+    test('a device keeps its flap-dtls pre-shared key, set at creation or later', async () => {
+      const psk = Uint8Array.from({ length: 16 }, (_, i) => i * 3);
+      const withKey = await store.createDevice(newDevice({ psk }));
+      expect((await store.getDeviceBySerial(withKey.serialNumber))?.psk).toEqual(psk);
+      const without = await store.createDevice(newDevice({ serialNumber: 42 }));
+      expect(without).not.toHaveProperty('psk');
+      await store.updateDevice(without.id, { psk: psk.slice(0, 8) });
+      expect((await store.getDevice(without.id))?.psk).toEqual(psk.slice(0, 8));
+    });
+
     test('updating a device changes only the given fields; deleting frees its serial number', async () => {
       const device = await store.createDevice(newDevice());
       const updated = await store.updateDevice(device.id, { name: 'renamed', decoderHash: 0x92fd351b4a8c1979n });

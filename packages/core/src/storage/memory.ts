@@ -46,6 +46,7 @@ function pageDescending<T>(
 const copyDevice = (device: Device): Device => ({
   ...device,
   claimToken: device.claimToken.slice(),
+  ...(device.psk === undefined ? {} : { psk: device.psk.slice() }),
   tags: [...device.tags],
   labels: { ...device.labels },
   tenant: { ...device.tenant },

@@ -76,6 +76,8 @@ ALTER TABLE log_v3 RENAME TO log;
 CREATE INDEX log_device ON log (device_id, id);
 CREATE INDEX log_session ON log (session_id, id);
 `,
+  // flap-dtls: a pre-shared key per device.
+  'ALTER TABLE devices ADD COLUMN psk BLOB;',
 ];
 
 function migrate(db: Database.Database): void {
@@ -121,6 +123,7 @@ function toDevice(row: Row): Device {
   const decoderHash = hashValue(row.decoder_hash as string | null);
   const encoderHash = hashValue(row.encoder_hash as string | null);
   const configHash = hashValue(row.config_hash as string | null);
+  if (row.psk !== null && row.psk !== undefined) device.psk = bytes(row.psk as Buffer);
   if (decoderHash !== undefined) device.decoderHash = decoderHash;
   if (encoderHash !== undefined) device.encoderHash = encoderHash;
   if (configHash !== undefined) device.configHash = configHash;
@@ -208,13 +211,13 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
 
   const stmt = {
     insertDevice: db.prepare(
-      `INSERT INTO devices (id, serial_number, claim_token, name, tags, labels, space_id, group_id, created_at, decoder_hash, encoder_hash, config_hash)
-       VALUES (@id, @serial_number, @claim_token, @name, @tags, @labels, @space_id, @group_id, @created_at, @decoder_hash, @encoder_hash, @config_hash)`,
+      `INSERT INTO devices (id, serial_number, claim_token, psk, name, tags, labels, space_id, group_id, created_at, decoder_hash, encoder_hash, config_hash)
+       VALUES (@id, @serial_number, @claim_token, @psk, @name, @tags, @labels, @space_id, @group_id, @created_at, @decoder_hash, @encoder_hash, @config_hash)`,
     ),
     deviceById: db.prepare('SELECT * FROM devices WHERE id = ?'),
     deviceBySerial: db.prepare('SELECT * FROM devices WHERE serial_number = ?'),
     updateDevice: db.prepare(
-      `UPDATE devices SET name = @name, tags = @tags, labels = @labels, space_id = @space_id, group_id = @group_id,
+      `UPDATE devices SET name = @name, tags = @tags, labels = @labels, space_id = @space_id, group_id = @group_id, psk = @psk,
        decoder_hash = @decoder_hash, encoder_hash = @encoder_hash, config_hash = @config_hash WHERE id = @id`,
     ),
     deleteDevice: db.prepare('DELETE FROM devices WHERE id = ?'),
@@ -311,6 +314,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     id: device.id,
     serial_number: device.serialNumber,
     claim_token: blob(device.claimToken),
+    psk: device.psk === undefined ? null : blob(device.psk),
     name: device.name,
     tags: toJsonText(device.tags),
     labels: toJsonText(device.labels),

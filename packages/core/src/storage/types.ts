@@ -22,6 +22,8 @@ export interface Device {
   labels: Record<string, string>;
   tenant: Tenant;
   createdAt: Date;
+  /** The pre-shared key of flap-dtls (DTLS 1.2 PSK, identity `hsn:<serial>`), when the device has one. */
+  psk?: Uint8Array;
   /** The codec and config hashes the server holds for the device (sent in SET_SESSION). */
   decoderHash?: bigint;
   encoderHash?: bigint;
@@ -30,7 +32,7 @@ export interface Device {
 
 export type NewDevice = Omit<Device, 'createdAt'> & { createdAt?: Date };
 export type DevicePatch = Partial<
-  Pick<Device, 'name' | 'tags' | 'labels' | 'tenant' | 'decoderHash' | 'encoderHash' | 'configHash'>
+  Pick<Device, 'name' | 'tags' | 'labels' | 'tenant' | 'psk' | 'decoderHash' | 'encoderHash' | 'configHash'>
 >;
 
 export interface Session {

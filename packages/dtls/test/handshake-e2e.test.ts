@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectDtls } from '../src/client.js';
+import type { DtlsConnection, DtlsSession } from '../src/connection.js';
+import { CIPHER_SUITES } from '../src/crypto/suites.js';
+import { createDtlsServer, type DtlsServer } from '../src/server.js';
+
+const KEY = Uint8Array.from(Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'));
+const keys = new Map([['hsn:2159017985', KEY]]);
+
+let server: DtlsServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function start(options: Partial<Parameters<typeof createDtlsServer>[0]> = {}) {
+  server = createDtlsServer({ psk: (identity) => keys.get(identity), ...options });
+  const address = await server.listen(0, '127.0.0.1');
+  const accepted: DtlsConnection[] = [];
+  server.on('secureConnection', (connection) => {
+    accepted.push(connection);
+    connection.on('data', (data: Uint8Array) => connection.send(Uint8Array.from([...data].reverse())));
+    connection.on('error', () => {});
+  });
+  return { port: address.port, accepted };
+}
+
+function nextData(connection: DtlsConnection): Promise<Uint8Array> {
+  return new Promise((resolve) => connection.once('data', resolve));
+}
+
+describe('DTLS server and client of this package', () => {
+  for (const suite of CIPHER_SUITES) {
+    it(`completes a PSK handshake and carries data both ways with ${suite.name}`, async () => {
+      const { port, accepted } = await start();
+      const client = await connectDtls({
+        host: '127.0.0.1',
+        port,
+        identity: 'hsn:2159017985',
+        psk: KEY,
+        cipherSuites: [suite.id],
+      });
+      expect(client.cipherSuite).toBe(suite.name);
+      const reply = nextData(client);
+      client.send(Uint8Array.of(1, 2, 3, 4));
+      expect([...(await reply)]).toEqual([4, 3, 2, 1]);
+      expect(accepted[0]?.identity).toBe('hsn:2159017985');
+      client.close();
+    });
+  }
+
+  it('refuses an unknown identity with unknown_psk_identity', async () => {
+    const { port } = await start();
+    await expect(connectDtls({ host: '127.0.0.1', port, identity: 'hsn:1', psk: KEY })).rejects.toMatchObject({
+      code: 'DTLS_ALERT',
+      alert: 115,
+    });
+  });
+
+  it('a wrong key fails the Finished check', async () => {
+    const { port } = await start();
+    await expect(
+      connectDtls({ host: '127.0.0.1', port, identity: 'hsn:2159017985', psk: new Uint8Array(16), timeoutMs: 800 }),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/DTLS_ALERT|DTLS_TIMEOUT/) });
+  });
+
+  it('resumes a session with an abbreviated handshake', async () => {
+    const { port } = await start();
+    const first = await connectDtls({ host: '127.0.0.1', port, identity: 'hsn:2159017985', psk: KEY });
+    const session = first.session;
+    expect(session).toBeDefined();
+    first.close();
+    const second = await connectDtls({
+      host: '127.0.0.1',
+      port,
+      identity: 'hsn:2159017985',
+      psk: KEY,
+      session: session as DtlsSession,
+    });
+    expect(second.resumed).toBe(true);
+    const reply = nextData(second);
+    second.send(Uint8Array.of(9, 8));
+    expect([...(await reply)]).toEqual([8, 9]);
+    second.close();
+  });
+
+  it('negotiates a Connection ID and uses it', async () => {
+    const { port, accepted } = await start();
+    const client = await connectDtls({
+      host: '127.0.0.1',
+      port,
+      identity: 'hsn:2159017985',
+      psk: KEY,
+      connectionId: new Uint8Array(0),
+    });
+    expect(client.peerConnectionId?.length).toBe(6);
+    const reply = nextData(client);
+    client.send(Uint8Array.of(5));
+    expect([...(await reply)]).toEqual([5]);
+    expect(accepted[0]?.connectionId).toEqual(client.peerConnectionId);
+    client.close();
+  });
+});
