@@ -120,6 +120,28 @@ describe.skipIf(!OPENSSL)(
       expect(accepted[before]?.resumed).toBe(true);
     });
 
+    it('renegotiation ("R" in s_client) is refused with no_renegotiation', async () => {
+      const output = await new Promise<string>((resolve) => {
+        const child = spawn('openssl', opensslArgs([]), { stdio: ['pipe', 'pipe', 'pipe'] });
+        children.push(child);
+        let text = '';
+        let asked = false;
+        const collect = (chunk: Buffer) => {
+          text += chunk.toString();
+          if (!asked && /SSL-Session/.test(text)) {
+            asked = true;
+            child.stdin.write('R\n');
+          }
+        };
+        child.stdout.on('data', collect);
+        child.stderr.on('data', collect);
+        child.on('close', () => resolve(text));
+        setTimeout(() => child.kill('SIGKILL'), 8000).unref();
+      });
+      expect(output).toMatch(/RENEGOTIATING/);
+      expect(output).toMatch(/no renegotiation/i);
+    });
+
     it('an unknown identity is refused with the unknown_psk_identity alert', async () => {
       const args = opensslArgs([]).map((arg) => (arg === IDENTITY ? 'hsn:1' : arg));
       const output = await new Promise<string>((resolve) => {
