@@ -1,3 +1,4 @@
+export { provisionDevicePsk } from './devices.js';
 export {
   addFirmware,
   cancelDownlink,

@@ -2,7 +2,7 @@
 // packets stripped of hash and serial as the spec frames them; and who is refused.
 import { connectDtls, type DtlsConnection } from '@uplink/dtls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConversationEngine, createMemoryStorage, type Storage } from '../src/index.js';
+import { ConversationEngine, createMemoryStorage, provisionDevicePsk, type Storage } from '../src/index.js';
 import { createFlapDtlsServer, type FlapDtlsServer, serialOfIdentity } from '../src/transport/dtls.js';
 import { BOOT_DEVICE, BOOT_NOW, BOOT_SESSION_ID, bytes, hexOf, queueBootDownlinks, readVectors } from './fixtures.js';
 
@@ -94,6 +94,20 @@ describe('flap-dtls transport', () => {
         },
       );
     }
+  });
+
+  it('a provisioned key works at once and replaces the old one', async () => {
+    const { storage, port } = await setup();
+    const fresh = await provisionDevicePsk(storage, BOOT_DEVICE.id);
+    expect(fresh).toHaveLength(16);
+    const identity = `hsn:${BOOT_DEVICE.serialNumber}`;
+    const connection = await connectDtls({ host: '127.0.0.1', port, identity, psk: fresh });
+    connection.close();
+    // The old key no longer authenticates: its Finished does not decrypt, so the handshake never completes.
+    await expect(connectDtls({ host: '127.0.0.1', port, identity, psk: PSK, timeoutMs: 800 })).rejects.toMatchObject({
+      code: 'DTLS_TIMEOUT',
+    });
+    await expect(provisionDevicePsk(storage, 'nobody')).rejects.toMatchObject({ code: 'DOWNLINK_INVALID' });
   });
 
   it('reads hsn:<serial> identities strictly', () => {

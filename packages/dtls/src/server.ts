@@ -256,12 +256,12 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
       );
       return;
     }
-    if (existing?.state === 'handshake') {
-      // The same ClientHello again: the connection resends its flight (RFC 6347 4.2.4). A new one replaces it.
-      if (existing.clientRandomMatches(hello.random)) {
-        existing.receive(datagram, peer);
-        return;
-      }
+    if (existing?.clientRandomMatches(hello.random)) {
+      // The same ClientHello again: during the handshake the connection resends its flight (RFC 6347 4.2.4); once
+      // established it is a late or duplicated copy of the one that made the association (a new client has a new
+      // random), which the connection ignores. Only a new ClientHello replaces the association.
+      existing.receive(datagram, peer);
+      return;
     }
     const limits = this.#limits;
     const perAddress = this.#perAddress.get(peer.address) ?? 0;

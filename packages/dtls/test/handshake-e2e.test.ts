@@ -101,3 +101,54 @@ describe('DTLS server and client of this package', () => {
     client.close();
   });
 });
+
+describe('DTLS association lifetime and record layer', () => {
+  it('drops a replayed application record (RFC 6347 4.1.2.6): the data arrives once', async () => {
+    const { createSocket } = await import('node:dgram');
+    const { port, accepted } = await start();
+    const socket = createSocket('udp4');
+    const send = socket.send.bind(socket) as (datagram: Uint8Array, port: number, host: string) => void;
+    let last: Uint8Array | undefined;
+    (socket as unknown as { send: typeof send }).send = (datagram, toPort, host) => {
+      if (datagram instanceof Uint8Array) last = datagram;
+      send(datagram, toPort, host);
+    };
+    const client = await connectDtls({ host: '127.0.0.1', port, identity: 'hsn:2159017985', psk: KEY, socket });
+    const received: number[] = [];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    accepted[0]?.on('data', (data: Uint8Array) => received.push(...data));
+    client.send(Uint8Array.of(42));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The same datagram again, as an attacker or the network would replay it.
+    send(last as Uint8Array, port, '127.0.0.1');
+    send(last as Uint8Array, port, '127.0.0.1');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toEqual([42]);
+    client.close();
+    socket.close();
+  });
+
+  it('close_notify ends the association on both sides', async () => {
+    const { port, accepted } = await start();
+    const client = await connectDtls({ host: '127.0.0.1', port, identity: 'hsn:2159017985', psk: KEY });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const serverSide = accepted[0] as DtlsConnection;
+    const closed = new Promise((resolve) => serverSide.once('close', resolve));
+    client.close();
+    await closed;
+    expect(serverSide.state).toBe('closed');
+    expect(server?.connections).toHaveLength(0);
+  });
+
+  it('drops an idle association after idleTimeoutMs', async () => {
+    const { port, accepted } = await start({ limits: { idleTimeoutMs: 200 } });
+    const client = await connectDtls({ host: '127.0.0.1', port, identity: 'hsn:2159017985', psk: KEY });
+    client.on('error', () => {});
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const serverSide = accepted[0] as DtlsConnection;
+    const closed = new Promise((resolve) => serverSide.once('close', resolve));
+    await closed;
+    expect(server?.connections).toHaveLength(0);
+    client.destroy();
+  }, 5000);
+});
