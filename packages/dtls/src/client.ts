@@ -3,7 +3,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { DtlsConnection, type DtlsSession, type RetransmitOptions } from './connection.js';
-import { CIPHER_SUITES, type CipherSuite, suiteById } from './crypto/suites.js';
+import { resolveCipherSuites } from './crypto/suites.js';
 import { DtlsError } from './errors.js';
 
 export interface DtlsClientOptions {
@@ -30,16 +30,6 @@ export interface DtlsClientOptions {
   socket?: Socket;
 }
 
-function suitesOf(list: readonly (number | string)[] | undefined): CipherSuite[] {
-  if (!list) return [...CIPHER_SUITES];
-  return list.map((item) => {
-    const suite = typeof item === 'number' ? suiteById(item) : CIPHER_SUITES.find((s) => s.name === item);
-    if (!suite)
-      throw new DtlsError('DTLS_INVALID_OPTION', `cipherSuites: ${String(item)} is not a supported PSK suite`);
-    return suite;
-  });
-}
-
 /**
  * Connects to a DTLS 1.2 PSK server; resolves to the connection once the handshake is done.
  * @throws DtlsError `DTLS_TIMEOUT`, `DTLS_ALERT` (e.g. unknown_psk_identity), `DTLS_HANDSHAKE`.
@@ -58,7 +48,7 @@ export async function connectDtls(options: DtlsClientOptions): Promise<DtlsConne
     role: 'client',
     peer,
     send: (datagram, to) => socket.send(datagram, to.port, to.address),
-    cipherSuites: suitesOf(options.cipherSuites),
+    cipherSuites: resolveCipherSuites(options.cipherSuites),
     mtu: options.mtu ?? 1200,
     identity: options.identity,
     key: options.psk,

@@ -28,7 +28,14 @@ export {
   verifyDataMatches,
 } from './crypto/prf.js';
 export { createProtection, type RecordProtection } from './crypto/protection.js';
-export { CIPHER_SUITES, type CipherSuite, deriveKeyBlock, type KeyBlock, suiteById } from './crypto/suites.js';
+export {
+  CIPHER_SUITES,
+  type CipherSuite,
+  deriveKeyBlock,
+  type KeyBlock,
+  resolveCipherSuites,
+  suiteById,
+} from './crypto/suites.js';
 export { DtlsError, type DtlsErrorCode } from './errors.js';
 export {
   type ClientHello,

@@ -8,7 +8,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { DtlsConnection, type DtlsPeer, type DtlsSession, type RetransmitOptions } from './connection.js';
-import { CIPHER_SUITES, type CipherSuite, suiteById } from './crypto/suites.js';
+import { type CipherSuite, resolveCipherSuites } from './crypto/suites.js';
 import { DtlsError } from './errors.js';
 import {
   type ClientHello,
@@ -80,16 +80,6 @@ const addressKey = (peer: { address: string; port: number }): string => `${peer.
 const hex = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 
-function resolveSuites(list: readonly (number | string)[] | undefined): CipherSuite[] {
-  if (!list) return [...CIPHER_SUITES];
-  return list.map((item) => {
-    const suite = typeof item === 'number' ? suiteById(item) : CIPHER_SUITES.find((s) => s.name === item);
-    if (!suite)
-      throw new DtlsError('DTLS_INVALID_OPTION', `cipherSuites: ${String(item)} is not a supported PSK suite`);
-    return suite;
-  });
-}
-
 /**
  * A DTLS 1.2 PSK server: `listen()` binds a UDP socket; each peer that completes a handshake is a
  * `secureConnection` event with a {@link DtlsConnection} (identity, cipher suite, address, a duplex of datagrams).
@@ -121,7 +111,7 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
     super();
     if (typeof options.psk !== 'function') throw new DtlsError('DTLS_INVALID_OPTION', 'psk must be a function');
     this.#options = options;
-    this.#suites = resolveSuites(options.cipherSuites);
+    this.#suites = resolveCipherSuites(options.cipherSuites);
     const cid = options.connectionIdLength ?? 6;
     if (cid !== false && (!Number.isInteger(cid) || cid < 1 || cid > 32))
       throw new DtlsError('DTLS_INVALID_OPTION', `connectionIdLength ${String(cid)} is not false or 1..32`);

@@ -11,8 +11,8 @@ import {
 import { CoreError } from '../errors.js';
 import { ConversationEngine, type ConversationStats } from '../flap/engine.js';
 import { MAX_PACKET_DATA } from '../flap/packet.js';
-import { uuidv7 } from '../ids.js';
 import type { Device, Storage } from '../storage/types.js';
+import { logDropped } from './_log.js';
 
 export interface FlapDtlsServerOptions {
   storage: Storage;
@@ -63,24 +63,9 @@ export function createFlapDtlsServer(options: FlapDtlsServerOptions): FlapDtlsSe
     replied: 0,
     dropped: { garbage: 0, 'unknown-device': 0, busy: 0, error: 0 },
   };
-  const log = async (deviceId: string | null, summary: string, error: string) => {
-    const now = Date.now();
-    try {
-      await storage.appendLog({
-        id: uuidv7(now),
-        at: new Date(now),
-        deviceId,
-        sessionId: null,
-        direction: 'in',
-        sequence: null,
-        flags: null,
-        summary,
-        error,
-      });
-    } catch {
-      // Logging must never take the transport down.
-    }
-  };
+  const log = (deviceId: string | null, summary: string, reason: string) =>
+    logDropped(storage, deviceId, summary, reason);
+
   const dtls = createDtlsServer({
     ...options.dtls,
     ...(options.limits === undefined ? {} : { limits: options.limits }),

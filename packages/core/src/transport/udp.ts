@@ -5,8 +5,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { CoreError } from '../errors.js';
 import { ConversationEngine, type ConversationStats } from '../flap/engine.js';
 import { decodeBase64Datagram, encodeBase64Datagram, packPacket, parsePacket, verifyPacket } from '../flap/packet.js';
-import { uuidv7 } from '../ids.js';
 import type { Storage } from '../storage/types.js';
+import { logDropped } from './_log.js';
 
 export type Framing = 'binary' | 'base64';
 
@@ -58,22 +58,7 @@ export function createFlapUdpServer(options: FlapUdpServerOptions): FlapUdpServe
 
   const drop = async (reason: keyof FlapUdpCounters['dropped'], summary: string, deviceId: string | null = null) => {
     counters.dropped[reason]++;
-    const now = Date.now();
-    try {
-      await storage.appendLog({
-        id: uuidv7(now),
-        at: new Date(now),
-        deviceId,
-        sessionId: null,
-        direction: 'in',
-        sequence: null,
-        flags: null,
-        summary,
-        error: reason,
-      });
-    } catch {
-      // Logging must never take the transport down.
-    }
+    await logDropped(storage, deviceId, summary, reason);
   };
 
   const handle = async (socket: Socket, framing: Framing, datagram: Buffer, remote: RemoteInfo): Promise<void> => {

@@ -1,6 +1,7 @@
 // The PSK cipher suites this package speaks (RFC 4279, RFC 5487, RFC 6655) and the key expansion that feeds them
 // (RFC 5246 6.3). No RC4, no 3DES, no NULL cipher: DTLS forbids stream ciphers (RFC 6347 4.1.2.2) and the rest are
 // weak or pointless.
+import { DtlsError } from '../errors.js';
 import { checkLength, checkRandom, MASTER_SECRET_LENGTH, type PrfHash, prf, RANDOM_LENGTH } from './prf.js';
 
 /** A cipher suite's record protection and key schedule parameters (RFC 5246 6.1 SecurityParameters). */
@@ -85,6 +86,20 @@ const SUITES_BY_ID: ReadonlyMap<number, CipherSuite> = new Map(CIPHER_SUITES.map
 /** The supported suite with this code point, or undefined (an unknown or unsupported one). */
 export function suiteById(id: number): CipherSuite | undefined {
   return SUITES_BY_ID.get(id);
+}
+
+/**
+ * Suites named by id or IANA name, in the order given (a preference); all of them, CCM_8 first, when none are given.
+ * @throws DtlsError `DTLS_INVALID_OPTION` naming one this package does not speak.
+ */
+export function resolveCipherSuites(list: readonly (number | string)[] | undefined): CipherSuite[] {
+  if (!list) return [...CIPHER_SUITES];
+  return list.map((item) => {
+    const suite = typeof item === 'number' ? suiteById(item) : CIPHER_SUITES.find((s) => s.name === item);
+    if (!suite)
+      throw new DtlsError('DTLS_INVALID_OPTION', `cipherSuites: ${String(item)} is not a supported PSK suite`);
+    return suite;
+  });
 }
 
 /** One connection's traffic keys (RFC 5246 6.3); empty arrays where the suite has no such key. */
