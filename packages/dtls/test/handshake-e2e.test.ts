@@ -152,3 +152,19 @@ describe('DTLS association lifetime and record layer', () => {
     client.destroy();
   }, 5000);
 });
+
+describe('DTLS handshake fragmentation (RFC 6347 4.2.3)', () => {
+  it('fragments large handshake messages to the MTU and reassembles them, both ways', async () => {
+    // A 600-byte identity hint (ServerKeyExchange) and a 500-byte identity (ClientKeyExchange) with a 256-byte MTU:
+    // both flights go out in several fragments.
+    const identity = `hsn:${'9'.repeat(496)}`;
+    keys.set(identity, KEY);
+    const { port, accepted } = await start({ mtu: 256, pskIdentityHint: 'h'.repeat(600) });
+    const client = await connectDtls({ host: '127.0.0.1', port, identity, psk: KEY, mtu: 256 });
+    const reply = nextData(client);
+    client.send(Uint8Array.of(1, 2));
+    expect([...(await reply)]).toEqual([2, 1]);
+    expect(accepted[0]?.identity).toBe(identity);
+    client.close();
+  });
+});
