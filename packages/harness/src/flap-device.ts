@@ -1,7 +1,8 @@
 // A FLAP device client that behaves like CHESTER firmware (chester-sdk subsys/ctr_cloud): session, uploads,
 // data, polls, downlinks and firmware downloads, with the firmware's resends (same packet, same sequence) and its
-// answer to a reset (a reply with sequence 0: start the whole message again from sequence 0).
-import { createSocket } from 'node:dgram';
+// answer to a reset (a reply with sequence 0: start the whole message again from sequence 0). It speaks both framings
+// of spec/flap.md: flap-hash (signed UDP, binary or base64) and flap-dtls (inside a DTLS 1.2 PSK connection).
+import { createSocket, type Socket } from 'node:dgram';
 import {
   type DownlinkMessage,
   decodeBase64Datagram,
@@ -9,6 +10,8 @@ import {
   FLAP_FLAGS,
   type FlapPacket,
   fragmentMessage,
+  MAX_PACKET_DATA,
+  MAX_SEQUENCE,
   nextSequence,
   packMessage,
   packPacket,
@@ -18,6 +21,7 @@ import {
   unpackMessage,
   unpackPacket,
 } from '@uplink/core';
+import { connectDtls, type DtlsConnection, type DtlsSession, type RetransmitOptions } from '@uplink/dtls';
 import { HarnessError } from './errors.js';
 
 /** How a device's datagrams travel: a UDP socket, or anything else (an impaired link, an in-process server). */
@@ -44,14 +48,31 @@ export function udpTransport(host: string, port: number): FlapDeviceTransport {
   };
 }
 
-export interface FlapDeviceOptions {
-  serial: number;
-  claimToken: Uint8Array;
-  /** The server, over a UDP socket of the device's own; or give `transport`. */
-  host?: string;
-  port?: number;
-  transport?: FlapDeviceTransport;
-  framing?: 'binary' | 'base64';
+/**
+ * A DTLS connection as a device transport (flap-dtls): each datagram is one record of application data. Errors of
+ * the connection end it: the device then times out (HARNESS_TIMEOUT) or, sending, gets DtlsError DTLS_CLOSED.
+ *
+ * @param connection an established client connection, e.g. from `connectDtls`; closed (close_notify) with the device.
+ * @example
+ * const connection = await connectDtls({ host, port, identity: `hsn:${serial}`, psk, connectionId: new Uint8Array(0) });
+ * const device = new FlapDevice({ serial, framing: 'dtls', transport: dtlsTransport(connection) });
+ */
+export function dtlsTransport(connection: DtlsConnection): FlapDeviceTransport {
+  let receive: (datagram: Uint8Array) => void = () => {};
+  connection.on('data', (datagram: Uint8Array) => receive(datagram));
+  // Without a listener an 'error' event would throw; the firmware just sees no reply.
+  connection.on('error', () => {});
+  return {
+    send: (datagram) => connection.send(datagram),
+    onDatagram: (next) => {
+      receive = next;
+    },
+    close: () => connection.close(),
+  };
+}
+
+/** How the device behaves, whatever the framing. */
+export interface FlapDeviceBehaviour {
   /** How long to wait for each reply. Default 1,000 ms. */
   timeoutMs?: number;
   /** Resends of an unanswered packet, as the firmware does. Default 3. */
@@ -61,6 +82,30 @@ export interface FlapDeviceOptions {
   /** The max length of the firmware chunks the device asks for. Default 1024 (the firmware's). */
   firmwareChunkBytes?: number;
 }
+
+/** flap-hash: packets signed with the claim token, over UDP as binary or base64 text. */
+export interface FlapHashDeviceOptions extends FlapDeviceBehaviour {
+  serial: number;
+  claimToken: Uint8Array;
+  /** The server, over a UDP socket of the device's own; or give `transport`. */
+  host?: string;
+  port?: number;
+  transport?: FlapDeviceTransport;
+  /** Default 'binary'. */
+  framing?: 'binary' | 'base64';
+}
+
+/**
+ * flap-dtls: packets are `[header u16 BE][data]` inside DTLS records (no hash, no serial: the PSK identity names
+ * the device); the transport is a DTLS connection (`dtlsTransport`, or `connectFlapDtls` to open one).
+ */
+export interface FlapDtlsDeviceOptions extends FlapDeviceBehaviour {
+  serial: number;
+  framing: 'dtls';
+  transport: FlapDeviceTransport;
+}
+
+export type FlapDeviceOptions = FlapHashDeviceOptions | FlapDtlsDeviceOptions;
 
 export interface FlapDeviceStats {
   sent: number;
@@ -81,33 +126,60 @@ class ResetSignal extends Error {}
 type FirmwareChunk = Extract<DownlinkMessage, { type: 'download-firmware' }>;
 
 export class FlapDevice {
-  readonly #options: Required<Omit<FlapDeviceOptions, 'host' | 'port' | 'transport'>>;
+  readonly #options: Required<FlapDeviceBehaviour> & { serial: number };
+  readonly #framing: 'binary' | 'base64' | 'dtls';
+  /** flap-hash only. */
+  readonly #claimToken: Uint8Array;
   readonly #transport: FlapDeviceTransport;
   #sequence = 0;
   #waiting: ((reply: FlapPacket) => void) | undefined;
   readonly stats: FlapDeviceStats = { sent: 0, resent: 0, received: 0, ignored: 0, restarts: 0 };
 
   constructor(options: FlapDeviceOptions) {
-    const { host, port, transport, ...rest } = options;
-    this.#options = {
-      framing: 'binary',
-      timeoutMs: 1000,
-      retries: 3,
-      maxRestarts: 8,
-      firmwareChunkBytes: 1024,
-      ...rest,
-    };
-    if (transport) this.#transport = transport;
-    else if (host !== undefined && port !== undefined) this.#transport = udpTransport(host, port);
-    else throw new HarnessError('HARNESS_INVALID_OPTION', 'FlapDevice needs host and port, or a transport');
+    const { serial, timeoutMs = 1000, retries = 3, maxRestarts = 8, firmwareChunkBytes = 1024 } = options;
+    this.#options = { serial, timeoutMs, retries, maxRestarts, firmwareChunkBytes };
+    if (options.framing === 'dtls') {
+      this.#framing = 'dtls';
+      this.#claimToken = new Uint8Array(0);
+      if (!options.transport)
+        throw new HarnessError('HARNESS_INVALID_OPTION', 'framing "dtls" needs a transport (dtlsTransport)');
+      this.#transport = options.transport;
+    } else {
+      const { host, port, transport, claimToken, framing = 'binary' } = options;
+      if (framing !== 'binary' && framing !== 'base64')
+        throw new HarnessError('HARNESS_INVALID_OPTION', `framing must be binary, base64 or dtls, got ${framing}`);
+      if (!(claimToken instanceof Uint8Array))
+        throw new HarnessError('HARNESS_INVALID_OPTION', `framing "${framing}" needs a claimToken`);
+      this.#framing = framing;
+      this.#claimToken = claimToken;
+      if (transport) this.#transport = transport;
+      else if (host !== undefined && port !== undefined) this.#transport = udpTransport(host, port);
+      else throw new HarnessError('HARNESS_INVALID_OPTION', 'FlapDevice needs host and port, or a transport');
+    }
     this.#transport.onDatagram((datagram) => this.#receive(datagram));
+  }
+
+  /** A server datagram as a packet; throws for one the firmware would drop. */
+  #unpack(datagram: Uint8Array): FlapPacket {
+    if (this.#framing === 'dtls') {
+      // spec/flap.md, flap-dtls: [header u16 BE][data]; DTLS has authenticated it.
+      if (datagram.length < 2 || datagram.length > 2 + MAX_PACKET_DATA) throw new Error('bad length');
+      const header = ((datagram[0] as number) << 8) | (datagram[1] as number);
+      return {
+        serial: this.#options.serial,
+        sequence: header & MAX_SEQUENCE,
+        flags: header >> 12,
+        data: datagram.slice(2),
+      };
+    }
+    const bytes = this.#framing === 'base64' ? decodeBase64Datagram(datagram) : datagram;
+    return unpackPacket(bytes, this.#claimToken);
   }
 
   #receive(datagram: Uint8Array): void {
     let reply: FlapPacket;
     try {
-      const bytes = this.#options.framing === 'base64' ? decodeBase64Datagram(datagram) : datagram;
-      reply = unpackPacket(bytes, this.#options.claimToken);
+      reply = this.#unpack(datagram);
     } catch {
       this.stats.ignored++;
       return;
@@ -125,9 +197,20 @@ export class FlapDevice {
   }
 
   #packet(flags: number, data: Uint8Array): Uint8Array {
-    const { serial, claimToken, framing } = this.#options;
-    const packet = packPacket({ serial, sequence: this.#sequence, flags, data }, claimToken);
-    return framing === 'base64' ? encodeBase64Datagram(packet) : packet;
+    if (this.#framing === 'dtls') {
+      // spec/flap.md, flap-dtls: [header u16 BE = flags << 12 | sequence][data]. Flags and sequence are the
+      // device's own and fragments are at most MAX_PACKET_DATA long: nothing to check.
+      const packet = new Uint8Array(2 + data.length);
+      packet[0] = (flags << 4) | (this.#sequence >> 8);
+      packet[1] = this.#sequence & 0xff;
+      packet.set(data, 2);
+      return packet;
+    }
+    const packet = packPacket(
+      { serial: this.#options.serial, sequence: this.#sequence, flags, data },
+      this.#claimToken,
+    );
+    return this.#framing === 'base64' ? encodeBase64Datagram(packet) : packet;
   }
 
   /** Sends a packet and waits for its reply, resending the identical datagram on timeout. */
@@ -317,4 +400,70 @@ export class FlapDevice {
     this.#waiting = undefined;
     this.#transport.close();
   }
+}
+
+/** A device that speaks flap-dtls: where the server is, the device's key, and how it behaves. */
+export interface ConnectFlapDtlsOptions extends FlapDeviceBehaviour {
+  /** The server (flap-dtls listens on UDP 5005): an IP address. */
+  host: string;
+  port: number;
+  /** The device's serial number; its PSK identity is `hsn:<serial>`. */
+  serial: number;
+  /** The device's pre-shared key, as registered with the server. */
+  psk: Uint8Array;
+  /**
+   * RFC 9146: the CID the server puts on its records to the device. Default empty, as the firmware: it sends with
+   * the server's CID (and so survives NAT rebinding) and takes none. `false`: Connection IDs not offered.
+   */
+  connectionId?: Uint8Array | false;
+  /** Suites offered. Default only TLS_PSK_WITH_AES_128_CCM_8, the firmware's. */
+  cipherSuites?: readonly (number | string)[];
+  /** A session of an earlier connection, for an abbreviated handshake. */
+  session?: DtlsSession;
+  /** The handshake's retransmission timer (RFC 6347 4.2.4.1). Default 1 s initial, doubled up to 60 s, 6 times. */
+  retransmit?: RetransmitOptions;
+  /** The whole handshake must be done in this time. Default 30 s. */
+  handshakeTimeoutMs?: number;
+  /** Largest datagram sent. Default 1200. */
+  mtu?: number;
+  /** A UDP socket to use; by default one of the connection's own. */
+  socket?: Socket;
+}
+
+/**
+ * Opens a DTLS 1.2 PSK connection as a CHESTER device does (identity `hsn:<serial>`, CCM_8, a Connection ID with an
+ * empty own CID) and resolves to a FlapDevice speaking flap-dtls over it. `close()` the device to end it.
+ *
+ * @throws DtlsError from the handshake: `DTLS_TIMEOUT`, `DTLS_ALERT` (an unknown device: unknown_psk_identity).
+ * @example
+ * const device = await connectFlapDtls({ host: '127.0.0.1', port: 5005, serial: 2159017985, psk });
+ * await device.boot({ vendor: 'HARDWARIO' });
+ * await device.send({ type: 'upload-data', hash: codec.hash, cbor });
+ * device.close();
+ */
+export async function connectFlapDtls(options: ConnectFlapDtlsOptions): Promise<FlapDevice> {
+  const { host, port, serial, psk, connectionId = new Uint8Array(0), cipherSuites, session } = options;
+  const { retransmit, handshakeTimeoutMs, mtu, socket, timeoutMs, retries, maxRestarts, firmwareChunkBytes } = options;
+  const connection = await connectDtls({
+    host,
+    port,
+    identity: `hsn:${serial}`,
+    psk,
+    cipherSuites: cipherSuites ?? ['TLS_PSK_WITH_AES_128_CCM_8'],
+    ...(connectionId === false ? {} : { connectionId }),
+    ...(session === undefined ? {} : { session }),
+    ...(retransmit === undefined ? {} : { retransmit }),
+    ...(handshakeTimeoutMs === undefined ? {} : { timeoutMs: handshakeTimeoutMs }),
+    ...(mtu === undefined ? {} : { mtu }),
+    ...(socket === undefined ? {} : { socket }),
+  });
+  return new FlapDevice({
+    serial,
+    framing: 'dtls',
+    transport: dtlsTransport(connection),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(retries === undefined ? {} : { retries }),
+    ...(maxRestarts === undefined ? {} : { maxRestarts }),
+    ...(firmwareChunkBytes === undefined ? {} : { firmwareChunkBytes }),
+  });
 }

@@ -1,9 +1,15 @@
 export { HarnessError, type HarnessErrorCode } from './errors.js';
 export {
+  type ConnectFlapDtlsOptions,
+  connectFlapDtls,
+  dtlsTransport,
   FlapDevice,
+  type FlapDeviceBehaviour,
   type FlapDeviceOptions,
   type FlapDeviceStats,
   type FlapDeviceTransport,
+  type FlapDtlsDeviceOptions,
+  type FlapHashDeviceOptions,
   udpTransport,
 } from './flap-device.js';
 export {
