@@ -97,6 +97,8 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
   #cookieSecrets: Uint8Array[];
   #cookieRotatedAt: number;
   #socket: Socket | undefined;
+  /** Where datagrams go: the socket of `listen()`, or the transport given to `attach()`. */
+  #send: ((datagram: Uint8Array, port: number, address: string) => void) | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   readonly stats: DtlsServerStats = {
     datagrams: 0,
@@ -150,10 +152,19 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
     socket.on('error', (error) => this.emit('error', error));
     socket.on('message', (datagram, remote) => this.handleDatagram(new Uint8Array(datagram), remote));
     this.#socket = socket;
+    this.#send = (datagram, port, address) => socket.send(datagram, port, address);
     const sweepEvery = Math.max(1000, Math.min(10_000, this.#limits.idleTimeoutMs / 4));
     this.#sweeper = setInterval(() => this.#sweep(), sweepEvery);
     this.#sweeper.unref();
     return socket.address();
+  }
+
+  /**
+   * Serves over a transport of the caller's instead of a socket of its own (tests, fuzzing, another datagram layer):
+   * datagrams come in through `handleDatagram`, go out through `send`.
+   */
+  attach(send: (datagram: Uint8Array, port: number, address: string) => void): void {
+    this.#send = send;
   }
 
   /** The connections, handshaking or established. */
@@ -285,7 +296,7 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
       sequence: recordSequence,
       fragment: fragment as Uint8Array,
     });
-    this.#socket?.send(record, peer.port, peer.address);
+    this.#send?.(record, peer.port, peer.address);
   }
 
   #newCid(): Uint8Array {
@@ -308,7 +319,7 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
     const connection = new DtlsConnection({
       role: 'server',
       peer,
-      send: (datagram, to) => this.#socket?.send(datagram, to.port, to.address),
+      send: (datagram, to) => this.#send?.(datagram, to.port, to.address),
       cipherSuites: this.#suites,
       mtu: this.#options.mtu ?? 1200,
       psk: this.#options.psk,
@@ -401,6 +412,7 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
     for (const connection of this.connections) connection.close();
     const socket = this.#socket;
     this.#socket = undefined;
+    this.#send = undefined;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 }
