@@ -60,6 +60,12 @@ export {
 } from './pipeline/queue.js';
 export { createMemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export type {
+  CallbackConfig,
+  CallbackContentType,
+  CallbackMethod,
+  Delivery,
+  DeliveryAttempt,
+  DeliveryUpdate,
   Device,
   DevicePatch,
   Downlink,

@@ -4,6 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from './errors.js';
 import { uuidv7 } from './ids.js';
 import type {
+  CallbackConfig,
+  Delivery,
   Device,
   Downlink,
   FirmwareImage,
@@ -62,6 +64,48 @@ export function newMessage(device: Device, overrides: Partial<StoredMessage> = {
     session_id: 1,
     ...overrides,
   };
+}
+
+export function newCallback(overrides: Partial<CallbackConfig> = {}): CallbackConfig {
+  const now = tick();
+  return {
+    id: uuidv7(now),
+    tenant: { spaceId: 'space-a', groupId: 'group-1' },
+    name: 'backend',
+    enabled: true,
+    note: '',
+    method: 'POST',
+    url: 'https://example.com/hook',
+    query: [],
+    headers: [],
+    contentType: 'application/json',
+    payload: null,
+    secret: null,
+    timeoutMs: null,
+    retrySchedule: null,
+    ordered: false,
+    createdAt: new Date(now),
+    updatedAt: new Date(now),
+    ...overrides,
+  };
+}
+
+export function newDelivery(callbackId: string, messageId: string, due = new Date(tick())): Delivery {
+  const now = tick();
+  return {
+    id: uuidv7(now),
+    callbackId,
+    messageId,
+    state: 'pending',
+    attempts: 0,
+    nextAttemptAt: due,
+    createdAt: new Date(now),
+    updatedAt: new Date(now),
+  };
+}
+
+function newAttempt(delivery: Delivery, at: Date) {
+  return { id: uuidv7(tick()), deliveryId: delivery.id, callbackId: delivery.callbackId, at, latencyMs: 12.5 };
 }
 
 /** Runs the storage contract against an adapter. */
@@ -334,6 +378,142 @@ export function testStorage(options: TestStorageOptions): void {
       // Five kept three: the acknowledged and the cancelled (oldest finished) went; pending and sent stay.
       expect((await bounded.listDownlinks(device.id)).map((d) => d.state)).toEqual(['pending', 'sent', 'failed']);
       expect(await bounded.getDownlink(ids[0] as string)).toBeUndefined();
+    });
+
+    test('callbacks are kept per tenant, updated in place, listed oldest first; deleting one drops its pending deliveries', async () => {
+      const first = newCallback({ tenant: { spaceId: 'space-a', groupId: 'group-1' } });
+      const second = newCallback({ tenant: { spaceId: 'space-a', groupId: 'group-2' }, enabled: false });
+      const third = newCallback({ tenant: { spaceId: 'space-b', groupId: 'group-1' } });
+      for (const callback of [first, second, third]) await store.putCallback(callback);
+      expect(await store.getCallback(first.id)).toEqual(first);
+      expect((await store.listCallbacks({ tenant: { spaceId: 'space-a' } })).map((c) => c.id)).toEqual([
+        first.id,
+        second.id,
+      ]);
+      expect(
+        (await store.listCallbacks({ tenant: { spaceId: 'space-a', groupId: 'group-1' }, enabled: true })).map(
+          (c) => c.id,
+        ),
+      ).toEqual([first.id]);
+      await store.putCallback({ ...second, enabled: true, headers: [['authorization', 'Bearer x']] });
+      expect(await store.getCallback(second.id)).toMatchObject({
+        enabled: true,
+        headers: [['authorization', 'Bearer x']],
+      });
+      const device = await store.createDevice(newDevice());
+      const message = newMessage(device);
+      await store.storeMessage(message, [newDelivery(first.id, message.id), newDelivery(third.id, message.id)]);
+      expect(await store.deleteCallback(first.id)).toBe(true);
+      expect(await store.deleteCallback(first.id)).toBe(false);
+      expect((await store.listDeliveries({})).items.map((d) => d.callbackId)).toEqual([third.id]);
+    });
+
+    test('a message and its deliveries are stored in one step: a conflict stores neither', async () => {
+      const device = await store.createDevice(newDevice());
+      const callback = newCallback();
+      await store.putCallback(callback);
+      const message = newMessage(device);
+      const delivery = newDelivery(callback.id, message.id);
+      await store.storeMessage(message, [delivery]);
+      expect(await store.getDelivery(delivery.id)).toEqual(delivery);
+      const other = newMessage(device);
+      await expect(Promise.resolve().then(() => store.storeMessage(other, [delivery]))).rejects.toMatchObject({
+        code: 'STORAGE_CONFLICT',
+      });
+      expect(await store.getMessage(other.id)).toBeUndefined();
+    });
+
+    test('deliveries are claimed when due, oldest first, leased so that no two workers take one, and retaken after the lease', async () => {
+      const device = await store.createDevice(newDevice());
+      const callback = newCallback();
+      await store.putCallback(callback);
+      const message = newMessage(device);
+      const now = new Date(tick());
+      const due = [newDelivery(callback.id, message.id, now), newDelivery(callback.id, message.id, now)];
+      const later = newDelivery(callback.id, message.id, new Date(now.getTime() + 60_000));
+      await store.storeMessage(message, [...due, later]);
+      const claimed = await store.claimDeliveries({ now, limit: 10, leaseMs: 30_000 });
+      expect(claimed.map((d) => d.id)).toEqual(due.map((d) => d.id));
+      expect(claimed[0]?.leaseUntil).toEqual(new Date(now.getTime() + 30_000));
+      expect(await store.claimDeliveries({ now, limit: 10, leaseMs: 30_000 })).toEqual([]);
+      const afterLease = new Date(now.getTime() + 30_001);
+      expect((await store.claimDeliveries({ now: afterLease, limit: 1, leaseMs: 30_000 })).map((d) => d.id)).toEqual([
+        due[0]?.id,
+      ]);
+    });
+
+    test('an ordered callback gives out only its oldest pending delivery, one at a time', async () => {
+      const device = await store.createDevice(newDevice());
+      const ordered = newCallback({ ordered: true });
+      const free = newCallback();
+      for (const callback of [ordered, free]) await store.putCallback(callback);
+      const message = newMessage(device);
+      const now = new Date(tick());
+      const a = newDelivery(ordered.id, message.id, new Date(now.getTime() + 60_000));
+      const b = newDelivery(ordered.id, message.id, now);
+      const c = newDelivery(free.id, message.id, now);
+      await store.storeMessage(message, [a, b, c]);
+      // a is the oldest of the ordered callback and not due yet: b must wait for it.
+      expect(
+        (await store.claimDeliveries({ now, limit: 10, leaseMs: 1000, orderedCallbacks: [ordered.id] })).map(
+          (d) => d.id,
+        ),
+      ).toEqual([c.id]);
+      await store.finishAttempt(newAttempt(c, now), { state: 'delivered', attempts: 1, nextAttemptAt: now });
+      const at = new Date(now.getTime() + 60_000);
+      const first = await store.claimDeliveries({ now: at, limit: 10, leaseMs: 1000, orderedCallbacks: [ordered.id] });
+      expect(first.map((d) => d.id)).toEqual([a.id]);
+      await store.finishAttempt(newAttempt(a, at), { state: 'delivered', attempts: 1, nextAttemptAt: at });
+      expect(
+        (await store.claimDeliveries({ now: at, limit: 10, leaseMs: 1000, orderedCallbacks: [ordered.id] })).map(
+          (d) => d.id,
+        ),
+      ).toEqual([b.id]);
+    });
+
+    test('attempts are logged newest first and move their delivery: retry later, delivered, dead; a dead one replays', async () => {
+      const device = await store.createDevice(newDevice());
+      const callback = newCallback();
+      await store.putCallback(callback);
+      const message = newMessage(device);
+      const now = new Date(tick());
+      const delivery = newDelivery(callback.id, message.id, now);
+      await store.storeMessage(message, [delivery]);
+      await store.claimDeliveries({ now, limit: 1, leaseMs: 1000 });
+      const retryAt = new Date(now.getTime() + 10_000);
+      const failed = { ...newAttempt(delivery, now), status: 503, error: 'HTTP 503', responseExcerpt: 'busy' };
+      const pending = await store.finishAttempt(failed, {
+        state: 'pending',
+        attempts: 1,
+        nextAttemptAt: retryAt,
+        lastError: 'HTTP 503',
+      });
+      expect(pending).toMatchObject({ state: 'pending', attempts: 1, nextAttemptAt: retryAt, lastError: 'HTTP 503' });
+      expect(pending).not.toHaveProperty('leaseUntil');
+      expect(await store.claimDeliveries({ now, limit: 1, leaseMs: 1000 })).toEqual([]);
+      const deadAt = new Date(retryAt.getTime() + 1);
+      await store.finishAttempt(newAttempt(delivery, deadAt), {
+        state: 'dead',
+        attempts: 2,
+        nextAttemptAt: deadAt,
+        lastError: 'timeout',
+      });
+      expect((await store.listDeliveries({ state: 'dead' })).items.map((d) => d.id)).toEqual([delivery.id]);
+      expect((await store.listAttempts(delivery.id)).items.map((a) => a.status ?? null)).toEqual([null, 503]);
+      expect((await store.listAttempts(delivery.id)).items[1]).toMatchObject({
+        responseExcerpt: 'busy',
+        error: 'HTTP 503',
+      });
+      const replayAt = new Date(deadAt.getTime() + 5);
+      expect(await store.replayDelivery(delivery.id, replayAt)).toMatchObject({
+        state: 'pending',
+        attempts: 0,
+        nextAttemptAt: replayAt,
+      });
+      expect((await store.claimDeliveries({ now: replayAt, limit: 5, leaseMs: 1000 })).map((d) => d.id)).toEqual([
+        delivery.id,
+      ]);
+      expect(await store.replayDelivery('missing', replayAt)).toBeUndefined();
     });
 
     test('the communication log lists per device and per session, newest first', async () => {

@@ -363,3 +363,41 @@ describe('conversation engine: sequences, resets and replays (spec/flap.md, "Seq
     expect((await storage.getDownlink(reboot.id))?.state).toBe('acknowledged');
   });
 });
+
+describe('conversation engine: callback deliveries', async () => {
+  const { FLAP_FLAGS, packMessage, uuidv7 } = await import('../src/index.js');
+  it('stores the deliveries planned for a message in the same step as the message', async () => {
+    const storage = createMemoryStorage();
+    const device = await registeredDevice(storage);
+    const planned: string[] = [];
+    const engine = new ConversationEngine({
+      storage,
+      clock: () => NOW,
+      sessionId: () => SESSION_ID,
+      deliveries: (message, from) => {
+        planned.push(`${message.type}:${from.name}`);
+        return [
+          {
+            id: uuidv7(),
+            callbackId: 'cb-1',
+            messageId: message.id,
+            state: 'pending',
+            attempts: 0,
+            nextAttemptAt: new Date(NOW),
+            createdAt: new Date(NOW),
+            updatedAt: new Date(NOW),
+          },
+        ];
+      },
+    });
+    await engine.handle(device, {
+      serial: device.serialNumber,
+      sequence: 1,
+      flags: FLAP_FLAGS.FIRST | FLAP_FLAGS.LAST,
+      data: packMessage({ type: 'upload-data', hash: 0n, cbor: Uint8Array.of(0xa0) }),
+    });
+    const [message] = (await storage.listMessages()).items;
+    expect(planned).toEqual([`data:${device.name}`]);
+    expect((await storage.listDeliveries({ callbackId: 'cb-1' })).items.map((d) => d.messageId)).toEqual([message?.id]);
+  });
+});

@@ -31,10 +31,10 @@ describe('sqlite storage on disk', () => {
   it('migrates a file made before schema versions (no firmware table, downlinks without error and progress, the log keyed by id)', async () => {
     const filename = join(directory, 'old.db');
     createSqliteStorage({ filename }).close();
-    // What a file of the first release looked like: the same tables, without what migrations 2 to 4 changed, at version 0.
+    // What a file of the first release looked like: the same tables, without what migrations 2 to 5 changed, at version 0.
     const raw = new Database(filename);
     raw.exec(`DROP TABLE firmware; ALTER TABLE downlinks DROP COLUMN error; ALTER TABLE downlinks DROP COLUMN progress;
-      ALTER TABLE devices DROP COLUMN psk;
+      ALTER TABLE devices DROP COLUMN psk; DROP TABLE callbacks; DROP TABLE deliveries; DROP TABLE attempts;
       DROP TABLE log;
       CREATE TABLE log (id TEXT PRIMARY KEY, at INTEGER NOT NULL, device_id TEXT, session_id INTEGER,
         direction TEXT NOT NULL, sequence INTEGER, flags INTEGER, summary TEXT NOT NULL, error TEXT);
@@ -62,7 +62,7 @@ describe('sqlite storage on disk', () => {
     expect((await store.listLog({ deviceId: 'd' })).items.map((e) => e.summary)).toEqual(['CREATE_SESSION']);
     await store.close();
     const check = new Database(filename);
-    expect(check.pragma('user_version', { simple: true })).toBe(4);
+    expect(check.pragma('user_version', { simple: true })).toBe(5);
     check.close();
   });
 

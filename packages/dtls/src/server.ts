@@ -13,6 +13,8 @@ import { DtlsError } from './errors.js';
 import {
   type ClientHello,
   clientHelloForCookie,
+  ExtensionType,
+  findExtension,
   HandshakeType,
   parseClientHello,
   parseHandshakeFragments,
@@ -314,7 +316,9 @@ export class DtlsServer extends EventEmitter<DtlsServerEvents> {
     peer: DtlsPeer,
   ): void {
     const limits = this.#limits;
-    const ownCid = this.#cidLength > 0 ? this.#newCid() : undefined;
+    // A CID only for a client that offers the extension (RFC 9146 3): the others never send one.
+    const offersCid = findExtension(hello.extensions, ExtensionType.connectionId) !== undefined;
+    const ownCid = this.#cidLength > 0 && offersCid ? this.#newCid() : undefined;
     const sessions = this.#sessions;
     const connection = new DtlsConnection({
       role: 'server',

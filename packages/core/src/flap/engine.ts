@@ -17,11 +17,13 @@ import { CoreError } from '../errors.js';
 import { uuidv7 } from '../ids.js';
 import type { EventQueue, PipelineEvent } from '../pipeline/queue.js';
 import type {
+  Delivery,
   Device,
   Downlink,
   DownlinkState,
   DownlinkUpdate,
   FirmwareImage,
+  MaybePromise,
   Storage,
   StoredMessage,
 } from '../storage/types.js';
@@ -43,6 +45,11 @@ export interface ConversationEngineOptions {
   maxDevices?: number;
   /** Bytes of firmware in the first DOWNLOAD_FIRMWARE chunk of a download. Default 1024 (what devices ask for). */
   firmwareChunkBytes?: number;
+  /**
+   * The callback deliveries of a message (`@uplink/callbacks` plans them from the group's callbacks): stored in
+   * the same step as the message, so that a crash cannot lose one (at least once).
+   */
+  deliveries?: (message: StoredMessage, device: Device) => MaybePromise<readonly Delivery[]>;
 }
 
 /** What the engine did, for transports' counters and metrics. */
@@ -150,6 +157,7 @@ export class ConversationEngine {
   readonly #sessionId: () => number;
   readonly #maxDevices: number;
   readonly #firstChunkBytes: number;
+  readonly #deliveries: ConversationEngineOptions['deliveries'];
   readonly #links = new Map<string, LinkState>();
   readonly stats: ConversationStats = { packets: 0, resends: 0, duplicates: 0, resets: 0, messages: 0 };
 
@@ -160,6 +168,7 @@ export class ConversationEngine {
     this.#clock = options.clock ?? Date.now;
     this.#sessionId = options.sessionId ?? (() => (Math.random() * 0xffffffff) >>> 0 || 1);
     this.#maxDevices = options.maxDevices ?? 100_000;
+    this.#deliveries = options.deliveries;
     this.#firstChunkBytes = Math.min(MAX_FIRMWARE_CHUNK, Math.max(1, options.firmwareChunkBytes ?? 1024));
   }
 
@@ -648,7 +657,7 @@ export class ConversationEngine {
       }
     }
     // Acknowledged only after this resolves: a message the device saw acked is stored.
-    await this.#storage.storeMessage(stored);
+    await this.#storage.storeMessage(stored, (await this.#deliveries?.(stored, device)) ?? []);
     this.stats.messages++;
     await this.#events?.publish({ type: 'message.stored', message: stored });
   }

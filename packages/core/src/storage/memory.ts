@@ -1,6 +1,9 @@
 import { StorageError } from '../errors.js';
 import { pageSize } from './_paging.js';
 import type {
+  CallbackConfig,
+  Delivery,
+  DeliveryAttempt,
   Device,
   DevicePatch,
   Downlink,
@@ -25,6 +28,10 @@ export interface MemoryStorageOptions extends StorageLimits {
   maxLogEntries?: number;
   /** Most bytes of firmware images held; a put beyond fails with STORAGE_INVALID. Default 256 MiB. */
   maxFirmwareBytes?: number;
+  /** Most deliveries kept; beyond it the oldest finished (delivered, dead) go first. Default 1,000,000. */
+  maxDeliveries?: number;
+  /** Most attempts kept in the attempt log; the oldest go first. Default 1,000,000. */
+  maxAttempts?: number;
 }
 
 /** Newest first by a string key that sorts by time (UUIDv7); the cursor is the last key of a page. */
@@ -77,6 +84,13 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
   const downlinksOf = new Map<string, string[]>();
   const firmware = new Map<string, { image: FirmwareImage; data: Uint8Array }>();
   let firmwareBytes = 0;
+  const callbacks = new Map<string, CallbackConfig>();
+  const deliveries = new Map<string, Delivery>();
+  const pendingDeliveries = new Set<string>();
+  const attempts: DeliveryAttempt[] = [];
+  const maxDeliveries = options.maxDeliveries ?? 1_000_000;
+  const maxAttempts = options.maxAttempts ?? 1_000_000;
+  const attemptSlack = Math.max(1, Math.min(1000, Math.floor(maxAttempts / 100)));
   const log: LogEntry[] = [];
   let closed = false;
   const open = (): void => {
@@ -165,10 +179,24 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
       return { ...page, items: page.items.map((s) => structuredClone(s)) };
     },
 
-    storeMessage(message) {
+    storeMessage(message, outbox = []) {
       open();
       if (messages.has(message.id)) throw new StorageError('STORAGE_CONFLICT', `message id ${message.id} exists`);
+      for (const delivery of outbox)
+        if (deliveries.has(delivery.id))
+          throw new StorageError('STORAGE_CONFLICT', `delivery id ${delivery.id} exists`);
       messages.set(message.id, structuredClone(message));
+      for (const delivery of outbox) {
+        deliveries.set(delivery.id, structuredClone(delivery));
+        if (delivery.state === 'pending') pendingDeliveries.add(delivery.id);
+      }
+      if (deliveries.size > maxDeliveries) {
+        // Map order is creation order: the oldest finished ones go; pending ones stay whatever the bound.
+        for (const [id, delivery] of deliveries) {
+          if (deliveries.size <= maxDeliveries) break;
+          if (delivery.state !== 'pending') deliveries.delete(id);
+        }
+      }
       // Map iteration is insertion order: the first key is the oldest message.
       while (messages.size > maxMessages) messages.delete(messages.keys().next().value as string);
     },
@@ -302,6 +330,118 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
       firmware.delete(id);
       firmwareBytes -= entry.data.length;
       return true;
+    },
+
+    putCallback(callback) {
+      open();
+      callbacks.set(callback.id, structuredClone(callback));
+    },
+    getCallback(id) {
+      open();
+      const callback = callbacks.get(id);
+      return callback && structuredClone(callback);
+    },
+    listCallbacks(query = {}) {
+      open();
+      return [...callbacks.values()]
+        .filter(
+          (c) =>
+            (query.tenant?.spaceId === undefined || c.tenant.spaceId === query.tenant.spaceId) &&
+            (query.tenant?.groupId === undefined || c.tenant.groupId === query.tenant.groupId) &&
+            (query.enabled === undefined || c.enabled === query.enabled),
+        )
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .map((c) => structuredClone(c));
+    },
+    deleteCallback(id) {
+      open();
+      if (!callbacks.delete(id)) return false;
+      for (const deliveryId of [...pendingDeliveries]) {
+        if (deliveries.get(deliveryId)?.callbackId === id) {
+          deliveries.delete(deliveryId);
+          pendingDeliveries.delete(deliveryId);
+        }
+      }
+      return true;
+    },
+
+    claimDeliveries({ now, limit, leaseMs, orderedCallbacks = [] }) {
+      open();
+      const ordered = new Set(orderedCallbacks);
+      const taken: Delivery[] = [];
+      const seenOrdered = new Set<string>();
+      // Oldest first: ids are UUIDv7.
+      const due = [...pendingDeliveries]
+        .map((id) => deliveries.get(id) as Delivery)
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      for (const delivery of due) {
+        if (taken.length >= limit) break;
+        if (ordered.has(delivery.callbackId)) {
+          // Only the oldest pending delivery of an ordered callback may go, and only when it is due and free.
+          if (seenOrdered.has(delivery.callbackId)) continue;
+          seenOrdered.add(delivery.callbackId);
+        }
+        if (delivery.nextAttemptAt > now) continue;
+        if (delivery.leaseUntil && delivery.leaseUntil > now) continue;
+        delivery.leaseUntil = new Date(now.getTime() + leaseMs);
+        taken.push(structuredClone(delivery));
+      }
+      return taken;
+    },
+    finishAttempt(attempt, update) {
+      open();
+      attempts.push(structuredClone(attempt));
+      if (attempts.length >= maxAttempts + attemptSlack) attempts.splice(0, attempts.length - maxAttempts);
+      const delivery = deliveries.get(attempt.deliveryId);
+      if (!delivery) return undefined;
+      delivery.state = update.state;
+      delivery.attempts = update.attempts;
+      delivery.nextAttemptAt = new Date(update.nextAttemptAt);
+      delivery.updatedAt = new Date(attempt.at);
+      if (update.lastError === undefined) delete delivery.lastError;
+      else delivery.lastError = update.lastError;
+      delete delivery.leaseUntil;
+      if (delivery.state === 'pending') pendingDeliveries.add(delivery.id);
+      else pendingDeliveries.delete(delivery.id);
+      return structuredClone(delivery);
+    },
+    getDelivery(id) {
+      open();
+      const delivery = deliveries.get(id);
+      return delivery && structuredClone(delivery);
+    },
+    listDeliveries(query) {
+      open();
+      const matching = [...deliveries.values()].filter(
+        (d) =>
+          (query.callbackId === undefined || d.callbackId === query.callbackId) &&
+          (query.state === undefined || d.state === query.state),
+      );
+      const page = pageDescending(matching, (d) => d.id, query.limit, query.cursor);
+      return { ...page, items: page.items.map((d) => structuredClone(d)) };
+    },
+    listAttempts(deliveryId, query = {}) {
+      open();
+      const page = pageDescending(
+        attempts.filter((a) => a.deliveryId === deliveryId),
+        (a) => a.id,
+        query.limit,
+        query.cursor,
+      );
+      return { ...page, items: page.items.map((a) => structuredClone(a)) };
+    },
+    replayDelivery(id, at) {
+      open();
+      const delivery = deliveries.get(id);
+      if (!delivery) return undefined;
+      if (delivery.state !== 'dead') return structuredClone(delivery);
+      delivery.state = 'pending';
+      delivery.attempts = 0;
+      delivery.nextAttemptAt = new Date(at);
+      delivery.updatedAt = new Date(at);
+      delete delivery.leaseUntil;
+      pendingDeliveries.add(id);
+      return structuredClone(delivery);
     },
 
     appendLog(entry) {

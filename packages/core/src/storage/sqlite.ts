@@ -4,6 +4,9 @@ import { StorageError } from '../errors.js';
 import { fromJsonText, toJsonText } from './_json.js';
 import { pageSize } from './_paging.js';
 import type {
+  CallbackConfig,
+  Delivery,
+  DeliveryAttempt,
   Device,
   DevicePatch,
   Downlink,
@@ -24,6 +27,8 @@ import type {
 export interface SqliteStorageOptions extends StorageLimits {
   /** The database file, or ':memory:'. */
   filename: string;
+  /** Most attempts kept in the attempt log; the oldest are deleted. Default 1,000,000. */
+  maxAttempts?: number;
   /** Most communication-log entries kept; the oldest are deleted. Default 1,000,000. */
   maxLogEntries?: number;
 }
@@ -78,6 +83,22 @@ CREATE INDEX log_session ON log (session_id, id);
 `,
   // flap-dtls: a pre-shared key per device.
   'ALTER TABLE devices ADD COLUMN psk BLOB;',
+  // Callbacks and their outbox (deliveries) and attempt log.
+  `
+CREATE TABLE callbacks (
+  id TEXT PRIMARY KEY, space_id TEXT NOT NULL, group_id TEXT NOT NULL, enabled INTEGER NOT NULL, config TEXT NOT NULL);
+CREATE INDEX callbacks_tenant ON callbacks (space_id, group_id, id);
+CREATE TABLE deliveries (
+  id TEXT PRIMARY KEY, callback_id TEXT NOT NULL, message_id TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  last_error TEXT, lease_until INTEGER);
+CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at, id);
+CREATE INDEX deliveries_callback ON deliveries (callback_id, state, id);
+CREATE TABLE attempts (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, delivery_id TEXT NOT NULL, callback_id TEXT NOT NULL,
+  at INTEGER NOT NULL, status INTEGER, latency_ms REAL NOT NULL, response_excerpt TEXT, error TEXT);
+CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
+`,
 ];
 
 function migrate(db: Database.Database): void {
@@ -201,6 +222,9 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
   const maxLog = options.maxLogEntries ?? 1_000_000;
   const maxSessions = options.maxSessionsPerDevice ?? 100;
   const maxDownlinks = options.maxDownlinksPerDevice ?? 1000;
+  const maxAttempts = options.maxAttempts ?? 1_000_000;
+  const attemptTrimEvery = Math.max(1, Math.min(1000, Math.floor(maxAttempts / 100)));
+  let attemptsSinceTrim = 0;
   let appendsSinceTrim = 0;
   const trimEvery = Math.max(1, Math.min(1000, Math.floor(maxLog / 100)));
   // Log entries wait here and are written with the next message (one commit, one fsync) or within 50 ms: the log
@@ -271,6 +295,40 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
        (SELECT id FROM downlinks WHERE device_id = @device_id AND state NOT IN ('pending', 'sent') ORDER BY id LIMIT @excess)`,
     ),
     countDownlinks: db.prepare('SELECT count(*) AS n FROM downlinks WHERE device_id = ?'),
+    putCallback: db.prepare(
+      `INSERT INTO callbacks (id, space_id, group_id, enabled, config) VALUES (@id, @space_id, @group_id, @enabled, @config)
+       ON CONFLICT(id) DO UPDATE SET space_id = @space_id, group_id = @group_id, enabled = @enabled, config = @config`,
+    ),
+    callbackById: db.prepare('SELECT config FROM callbacks WHERE id = ?'),
+    deleteCallback: db.prepare('DELETE FROM callbacks WHERE id = ?'),
+    deletePendingOf: db.prepare("DELETE FROM deliveries WHERE callback_id = ? AND state = 'pending'"),
+    insertDelivery: db.prepare(
+      `INSERT INTO deliveries (id, callback_id, message_id, state, attempts, next_attempt_at, created_at, updated_at, last_error, lease_until)
+       VALUES (@id, @callback_id, @message_id, @state, @attempts, @next_attempt_at, @created_at, @updated_at, @last_error, @lease_until)`,
+    ),
+    deliveryById: db.prepare('SELECT * FROM deliveries WHERE id = ?'),
+    // Due, not leased, oldest first; a delivery of an ordered callback only when it is that callback's oldest pending.
+    dueDeliveries: db.prepare(
+      `SELECT * FROM deliveries AS d WHERE d.state = 'pending' AND d.next_attempt_at <= @now
+       AND (d.lease_until IS NULL OR d.lease_until <= @now)
+       AND (d.callback_id NOT IN (SELECT value FROM json_each(@ordered))
+            OR d.id = (SELECT min(id) FROM deliveries AS o WHERE o.callback_id = d.callback_id AND o.state = 'pending'))
+       ORDER BY d.id LIMIT @limit`,
+    ),
+    leaseDelivery: db.prepare('UPDATE deliveries SET lease_until = ? WHERE id = ?'),
+    updateDelivery: db.prepare(
+      `UPDATE deliveries SET state = @state, attempts = @attempts, next_attempt_at = @next_attempt_at,
+       updated_at = @updated_at, last_error = @last_error, lease_until = NULL WHERE id = @id`,
+    ),
+    replayDelivery: db.prepare(
+      `UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = @at, updated_at = @at, lease_until = NULL
+       WHERE id = @id AND state = 'dead'`,
+    ),
+    insertAttempt: db.prepare(
+      `INSERT INTO attempts (id, delivery_id, callback_id, at, status, latency_ms, response_excerpt, error)
+       VALUES (@id, @delivery_id, @callback_id, @at, @status, @latency_ms, @response_excerpt, @error)`,
+    ),
+    trimAttempts: db.prepare('DELETE FROM attempts WHERE seq <= (SELECT max(seq) FROM attempts) - ?'),
   };
 
   /** Writes the waiting log entries (inside the caller's transaction) and trims the log in batches. */
@@ -408,7 +466,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       return page(rows, size, toSession, (row) => `${row.created_at as number}:${row.id as number}`);
     },
 
-    storeMessage(message) {
+    storeMessage(message, outbox = []) {
       const row = {
         ...message,
         created_at: message.created_at.getTime(),
@@ -421,9 +479,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
         db.transaction(() => {
           writeLog();
           stmt.insertMessage.run(row);
+          for (const delivery of outbox) stmt.insertDelivery.run(deliveryRow(delivery));
         })();
       } catch (error) {
-        conflict(error, `message id ${message.id} exists`);
+        conflict(error, `message id ${message.id} or one of its delivery ids exists`);
       }
     },
     getMessage(id) {
@@ -544,6 +603,127 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       return stmt.deleteFirmware.run(id).changes > 0;
     },
 
+    putCallback(callback) {
+      stmt.putCallback.run({
+        id: callback.id,
+        space_id: callback.tenant.spaceId,
+        group_id: callback.tenant.groupId,
+        enabled: callback.enabled ? 1 : 0,
+        config: toJsonText(callbackJson(callback)),
+      });
+    },
+    getCallback(id) {
+      const row = stmt.callbackById.get(id) as Row | undefined;
+      return row && callbackOf(row);
+    },
+    listCallbacks(query = {}) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.tenant?.spaceId !== undefined) {
+        where.push('space_id = ?');
+        params.push(query.tenant.spaceId);
+      }
+      if (query.tenant?.groupId !== undefined) {
+        where.push('group_id = ?');
+        params.push(query.tenant.groupId);
+      }
+      if (query.enabled !== undefined) {
+        where.push('enabled = ?');
+        params.push(query.enabled ? 1 : 0);
+      }
+      const sql = `SELECT config FROM callbacks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+      return (db.prepare(sql).all(...params) as Row[]).map(callbackOf);
+    },
+    deleteCallback(id) {
+      return db.transaction(() => {
+        stmt.deletePendingOf.run(id);
+        return stmt.deleteCallback.run(id).changes > 0;
+      })();
+    },
+    claimDeliveries({ now, limit, leaseMs, orderedCallbacks = [] }) {
+      return db.transaction(() => {
+        const rows = stmt.dueDeliveries.all({
+          now: now.getTime(),
+          ordered: JSON.stringify(orderedCallbacks),
+          limit,
+        }) as Row[];
+        const until = now.getTime() + leaseMs;
+        for (const row of rows) {
+          stmt.leaseDelivery.run(until, row.id);
+          row.lease_until = until;
+        }
+        return rows.map(toDelivery);
+      })();
+    },
+    finishAttempt(attempt, update) {
+      return db.transaction(() => {
+        stmt.insertAttempt.run({
+          id: attempt.id,
+          delivery_id: attempt.deliveryId,
+          callback_id: attempt.callbackId,
+          at: attempt.at.getTime(),
+          status: attempt.status ?? null,
+          latency_ms: attempt.latencyMs,
+          response_excerpt: attempt.responseExcerpt ?? null,
+          error: attempt.error ?? null,
+        });
+        if (++attemptsSinceTrim >= attemptTrimEvery) {
+          attemptsSinceTrim = 0;
+          stmt.trimAttempts.run(maxAttempts);
+        }
+        const changed = stmt.updateDelivery.run({
+          id: attempt.deliveryId,
+          state: update.state,
+          attempts: update.attempts,
+          next_attempt_at: update.nextAttemptAt.getTime(),
+          updated_at: attempt.at.getTime(),
+          last_error: update.lastError ?? null,
+        }).changes;
+        return changed === 0 ? undefined : toDelivery(stmt.deliveryById.get(attempt.deliveryId) as Row);
+      })();
+    },
+    getDelivery(id) {
+      const row = stmt.deliveryById.get(id) as Row | undefined;
+      return row && toDelivery(row);
+    },
+    listDeliveries(query) {
+      const size = pageSize(query.limit);
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.callbackId !== undefined) {
+        where.push('callback_id = ?');
+        params.push(query.callbackId);
+      }
+      if (query.state !== undefined) {
+        where.push('state = ?');
+        params.push(query.state);
+      }
+      if (query.cursor !== undefined) {
+        where.push('id < ?');
+        params.push(query.cursor);
+      }
+      const sql = `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toDelivery, (row) => row.id as string);
+    },
+    listAttempts(deliveryId, query = {}) {
+      const size = pageSize(query.limit);
+      const params: unknown[] = [deliveryId];
+      let cursor = '';
+      if (query.cursor !== undefined) {
+        cursor = 'AND id < ?';
+        params.push(query.cursor);
+      }
+      const rows = db
+        .prepare(`SELECT * FROM attempts WHERE delivery_id = ? ${cursor} ORDER BY id DESC LIMIT ?`)
+        .all(...params, size + 1) as Row[];
+      return page(rows, size, toAttempt, (row) => row.id as string);
+    },
+    replayDelivery(id, at) {
+      stmt.replayDelivery.run({ id, at: at.getTime() });
+      const row = stmt.deliveryById.get(id) as Row | undefined;
+      return row && toDelivery(row);
+    },
+
     appendLog(entry) {
       pendingLog.push(entry);
       if (pendingLog.length >= 256) flushLog();
@@ -579,6 +759,63 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       db.close();
     },
   };
+}
+
+function deliveryRow(delivery: Delivery) {
+  return {
+    id: delivery.id,
+    callback_id: delivery.callbackId,
+    message_id: delivery.messageId,
+    state: delivery.state,
+    attempts: delivery.attempts,
+    next_attempt_at: delivery.nextAttemptAt.getTime(),
+    created_at: delivery.createdAt.getTime(),
+    updated_at: delivery.updatedAt.getTime(),
+    last_error: delivery.lastError ?? null,
+    lease_until: delivery.leaseUntil?.getTime() ?? null,
+  };
+}
+
+function toDelivery(row: Row): Delivery {
+  const delivery: Delivery = {
+    id: row.id as string,
+    callbackId: row.callback_id as string,
+    messageId: row.message_id as string,
+    state: row.state as Delivery['state'],
+    attempts: row.attempts as number,
+    nextAttemptAt: new Date(row.next_attempt_at as number),
+    createdAt: new Date(row.created_at as number),
+    updatedAt: new Date(row.updated_at as number),
+  };
+  if (row.last_error !== null && row.last_error !== undefined) delivery.lastError = row.last_error as string;
+  if (row.lease_until !== null && row.lease_until !== undefined)
+    delivery.leaseUntil = new Date(row.lease_until as number);
+  return delivery;
+}
+
+function toAttempt(row: Row): DeliveryAttempt {
+  const attempt: DeliveryAttempt = {
+    id: row.id as string,
+    deliveryId: row.delivery_id as string,
+    callbackId: row.callback_id as string,
+    at: new Date(row.at as number),
+    latencyMs: row.latency_ms as number,
+  };
+  if (row.status !== null && row.status !== undefined) attempt.status = row.status as number;
+  if (row.response_excerpt !== null && row.response_excerpt !== undefined)
+    attempt.responseExcerpt = row.response_excerpt as string;
+  if (row.error !== null && row.error !== undefined) attempt.error = row.error as string;
+  return attempt;
+}
+
+/** A callback as JSON text (dates as milliseconds). */
+function callbackJson(callback: CallbackConfig) {
+  return { ...callback, createdAt: callback.createdAt.getTime(), updatedAt: callback.updatedAt.getTime() };
+}
+
+function callbackOf(row: Row): CallbackConfig {
+  const json = fromJsonText<ReturnType<typeof callbackJson>>(row.config as string);
+  return { ...json, createdAt: new Date(json.createdAt), updatedAt: new Date(json.updatedAt) };
 }
 
 function toFirmware(row: Row): FirmwareImage {

@@ -145,6 +145,81 @@ export interface FirmwareImage {
   createdAt: Date;
 }
 
+export type CallbackMethod = 'POST' | 'GET' | 'PUT' | 'PATCH';
+export type CallbackContentType = 'application/json' | 'application/x-www-form-urlencoded' | 'application/octet-stream';
+
+/** A webhook of a group (spec/callbacks.md): every stored message of the group's devices goes to it. */
+export interface CallbackConfig {
+  /** UUIDv7. */
+  id: string;
+  /** Callbacks work per group of a space. */
+  tenant: Tenant;
+  name: string;
+  enabled: boolean;
+  note: string;
+  method: CallbackMethod;
+  url: string;
+  query: [string, string][];
+  headers: [string, string][];
+  contentType: CallbackContentType;
+  /** A JSONata expression shaping the body; null: the message as it is. */
+  payload: string | null;
+  /** Standard Webhooks signing secret (`whsec_...`); null: unsigned. */
+  secret: string | null;
+  /** Per-attempt time limit; null: the delivery client's default. */
+  timeoutMs: number | null;
+  /** Delays between attempts in ms; null: the default schedule (10 s ... 12 h). */
+  retrySchedule: number[] | null;
+  /** Deliver this callback's messages one at a time, in order. */
+  ordered: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * One message on its way to one callback: the outbox entry, written in the same step as the message (at least
+ * once, even across a crash). Its id is the `webhook-id` of every attempt.
+ */
+export interface Delivery {
+  /** UUIDv7; the webhook-id. */
+  id: string;
+  callbackId: string;
+  messageId: string;
+  /** pending: to be attempted at `nextAttemptAt`; delivered; dead: the schedule ran out (replay on request). */
+  state: 'pending' | 'delivered' | 'dead';
+  /** Attempts made. */
+  attempts: number;
+  nextAttemptAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  lastError?: string;
+  /** A worker holds it until then (claimDeliveries); another worker may take it after, if it is still pending. */
+  leaseUntil?: Date;
+}
+
+/** One attempt of a delivery, for the attempt log. */
+export interface DeliveryAttempt {
+  /** UUIDv7. */
+  id: string;
+  deliveryId: string;
+  callbackId: string;
+  at: Date;
+  /** The HTTP status, when a response came. */
+  status?: number;
+  latencyMs: number;
+  /** The start of the response body, bounded. */
+  responseExcerpt?: string;
+  error?: string;
+}
+
+/** What a finished attempt does to its delivery. */
+export interface DeliveryUpdate {
+  state: Delivery['state'];
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError?: string;
+}
+
 /** Bounds every adapter takes (in its options), so that the contract suite can check them. */
 export interface StorageLimits {
   /** Sessions kept per device; the oldest go first. Default 100. */
@@ -186,8 +261,11 @@ export interface Storage {
   getSession(id: number): MaybePromise<Session | undefined>;
   listSessions(deviceId: string, query?: { limit?: number; cursor?: string }): MaybePromise<Page<Session>>;
 
-  /** Stores a message; once this resolves the message is durable (the server acknowledges only then). */
-  storeMessage(message: StoredMessage): MaybePromise<void>;
+  /**
+   * Stores a message, and with it its deliveries to callbacks, in one step: once this resolves both are durable
+   * (the server acknowledges only then), and a crash cannot keep one without the other.
+   */
+  storeMessage(message: StoredMessage, deliveries?: readonly Delivery[]): MaybePromise<void>;
   getMessage(id: string): MaybePromise<StoredMessage | undefined>;
   listMessages(query?: MessageQuery): MaybePromise<Page<StoredMessage>>;
 
@@ -221,6 +299,39 @@ export interface Storage {
   /** Images, newest first; with `spaceId`, those of the space and the global ones. */
   listFirmware(query?: { spaceId?: string }): MaybePromise<FirmwareImage[]>;
   deleteFirmware(id: string): MaybePromise<boolean>;
+
+  putCallback(callback: CallbackConfig): MaybePromise<void>;
+  getCallback(id: string): MaybePromise<CallbackConfig | undefined>;
+  /** Callbacks, oldest first; by tenant (space, group) and enabled state. */
+  listCallbacks(query?: { tenant?: Partial<Tenant>; enabled?: boolean }): MaybePromise<CallbackConfig[]>;
+  /** Deletes a callback and its pending deliveries. */
+  deleteCallback(id: string): MaybePromise<boolean>;
+
+  /**
+   * Takes up to `limit` pending deliveries due at `now` and not leased, oldest first, and leases them until
+   * `now + leaseMs`: a worker that dies lets them go when the lease ends. With `orderedCallbacks`, at most one
+   * delivery per such callback is taken and only its oldest pending one (per-callback ordering).
+   */
+  claimDeliveries(query: {
+    now: Date;
+    limit: number;
+    leaseMs: number;
+    orderedCallbacks?: readonly string[];
+  }): MaybePromise<Delivery[]>;
+  /** Records an attempt and what it did to its delivery (the lease ends). */
+  finishAttempt(attempt: DeliveryAttempt, update: DeliveryUpdate): MaybePromise<Delivery | undefined>;
+  getDelivery(id: string): MaybePromise<Delivery | undefined>;
+  /** Deliveries newest first, by callback and state. */
+  listDeliveries(query: {
+    callbackId?: string;
+    state?: Delivery['state'];
+    limit?: number;
+    cursor?: string;
+  }): MaybePromise<Page<Delivery>>;
+  /** A delivery's attempts, newest first. */
+  listAttempts(deliveryId: string, query?: { limit?: number; cursor?: string }): MaybePromise<Page<DeliveryAttempt>>;
+  /** Sends a dead delivery again: pending, due at `at`, attempts counted from zero. */
+  replayDelivery(id: string, at: Date): MaybePromise<Delivery | undefined>;
 
   appendLog(entry: LogEntry): MaybePromise<void>;
   listLog(query: {

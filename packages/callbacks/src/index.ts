@@ -1,0 +1,1 @@
+export { CallbackError, type CallbackErrorCode } from './errors.js';
