@@ -370,12 +370,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
       const ordered = new Set(orderedCallbacks);
       const taken: Delivery[] = [];
       const seenOrdered = new Set<string>();
-      // Oldest first: ids are UUIDv7.
-      const due = [...pendingDeliveries]
-        .map((id) => deliveries.get(id) as Delivery)
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      for (const delivery of due) {
+      // Oldest first: the set is kept in id order (UUIDv7: creation order), so no sort per claim.
+      for (const id of pendingDeliveries) {
         if (taken.length >= limit) break;
+        const delivery = deliveries.get(id) as Delivery;
         if (ordered.has(delivery.callbackId)) {
           // Only the oldest pending delivery of an ordered callback may go, and only when it is due and free.
           if (seenOrdered.has(delivery.callbackId)) continue;
@@ -440,7 +438,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
       delivery.nextAttemptAt = new Date(at);
       delivery.updatedAt = new Date(at);
       delete delivery.leaseUntil;
-      pendingDeliveries.add(id);
+      // Back in its place by id (replays are rare: a rebuild is fine).
+      const ordered = [...pendingDeliveries, id].sort();
+      pendingDeliveries.clear();
+      for (const pending of ordered) pendingDeliveries.add(pending);
       return structuredClone(delivery);
     },
 
