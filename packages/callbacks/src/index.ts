@@ -40,6 +40,20 @@ export { CallbackError, type CallbackErrorCode } from './errors.js';
 export { type CallbackMessage, callbackMessage } from './message.js';
 export { createDeliveryPlanner, type DeliveryPlanner, type DeliveryPlannerOptions } from './planner.js';
 export {
+  clearTransformCache,
+  compileExpression,
+  defaultTransformOptions,
+  type ExpressionDetails,
+  type PreviewResult,
+  preview,
+  TRANSFORM_CACHE_SIZE,
+  // worker.ts already exports a `Transform` (the function the worker calls); this is the compiled expression.
+  type Transform as PayloadTransform,
+  type TransformBindings,
+  type TransformError,
+  type TransformOptions,
+} from './transform/transform.js';
+export {
   type AttemptOutcome,
   type CallbackWorker,
   type CallbackWorkerOptions,
