@@ -4,6 +4,7 @@
 import type { CallbackConfig, CallbackContentType, CallbackMethod, Tenant } from '@uplink/core';
 import { uuidv7 } from '@uplink/core';
 import { CallbackError } from './errors.js';
+import { compileExpression } from './transform/transform.js';
 
 /** What a user gives; everything but `name`, `url` and `tenant` has a default. */
 export interface CallbackInput {
@@ -98,6 +99,7 @@ function url(value: unknown): string {
  */
 export function validateCallback(
   input: CallbackInput,
+  /** `compile` checks the payload expression; default the transform engine's `compileExpression`. */
   options: { now?: number; id?: string; createdAt?: Date; compile?: (expression: string) => unknown } = {},
 ): CallbackConfig {
   if (input === null || typeof input !== 'object') invalid('', 'expected an object');
@@ -111,12 +113,10 @@ export function validateCallback(
   let payload: string | null = null;
   if (input.payload !== undefined && input.payload !== null && input.payload.trim() !== '') {
     payload = text(input.payload, 'payload', CALLBACK_LIMITS.payload);
-    if (options.compile) {
-      try {
-        options.compile(payload);
-      } catch (error) {
-        invalid('payload', (error as Error).message.replace(/^\[callbacks\] /, ''));
-      }
+    try {
+      (options.compile ?? compileExpression)(payload);
+    } catch (error) {
+      invalid('payload', (error as Error).message.replace(/^\[callbacks\] /, ''));
     }
   }
   const secret = input.secret ?? null;

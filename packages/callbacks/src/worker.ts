@@ -4,8 +4,11 @@
 // (replay on request). At least once: a delivery leaves the outbox only after a 2xx.
 import type { CallbackConfig, Delivery, DeliveryUpdate, Storage, StoredMessage } from '@uplink/core';
 import { uuidv7 } from '@uplink/core';
+import { createDeliveryClient, type DeliveryClientOptions } from './delivery/client.js';
+import { retryDelay as scheduleDelay } from './delivery/retry.js';
 import { CallbackError } from './errors.js';
 import { type CallbackMessage, callbackMessage } from './message.js';
+import { compileExpression } from './transform/transform.js';
 
 /** What one attempt reported (the delivery client's result). */
 export interface AttemptOutcome {
@@ -30,10 +33,14 @@ export type Transform = (expression: string, message: CallbackMessage) => unknow
 
 export interface CallbackWorkerOptions {
   storage: Storage;
-  deliver: Deliver;
-  transform: Transform;
-  /** Delay of retry n (0-based) on a schedule, or undefined after it (dead letter). */
-  retryDelay: (attempt: number, schedule: readonly number[] | undefined) => number | undefined;
+  /** One attempt. Default: a delivery client of the worker's own (`client` options), closed by `stop()`. */
+  deliver?: Deliver;
+  /** Options of that default client (`allow: ['127.0.0.1']` for a local endpoint, ...). */
+  client?: DeliveryClientOptions;
+  /** Shapes a message. Default: `compileExpression(expression).evaluate(message)` (compiled, cached, limited). */
+  transform?: Transform;
+  /** Delay of retry n (0-based) on a schedule, or undefined after it (dead letter). Default: full jitter. */
+  retryDelay?: (attempt: number, schedule: readonly number[] | undefined) => number | undefined;
   /** Deliveries in flight at once. Default 16. */
   concurrency?: number;
   /** How often the outbox is polled when idle. Default 250 ms. */
@@ -68,6 +75,15 @@ export interface CallbackWorker {
 
 export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWorker {
   const { storage } = options;
+  const ownClient = options.deliver ? undefined : createDeliveryClient(options.client);
+  const deliver: Deliver =
+    options.deliver ??
+    ((target, payload, attempt) => (ownClient as NonNullable<typeof ownClient>).deliver(target, payload, attempt));
+  const transform: Transform =
+    options.transform ?? ((expression, message) => compileExpression(expression).evaluate(message));
+  const retryDelay =
+    options.retryDelay ??
+    ((attempt: number, schedule: readonly number[] | undefined) => scheduleDelay(attempt, schedule));
   const concurrency = options.concurrency ?? 16;
   const pollMs = options.pollIntervalMs ?? 250;
   const leaseMs = options.leaseMs ?? 120_000;
@@ -100,9 +116,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       update = { state: 'delivered', attempts, nextAttemptAt: new Date(now) };
       stats.delivered++;
     } else {
-      const delay = outcome.retryable
-        ? options.retryDelay(delivery.attempts, callback?.retrySchedule ?? undefined)
-        : undefined;
+      const delay = outcome.retryable ? retryDelay(delivery.attempts, callback?.retrySchedule ?? undefined) : undefined;
       if (delay === undefined) {
         update = { state: 'dead', attempts, nextAttemptAt: new Date(now), lastError: outcome.error ?? 'failed' };
         stats.dead++;
@@ -176,7 +190,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
     let payload: unknown = original;
     if (callback.payload !== null) {
       try {
-        payload = await options.transform(callback.payload, original);
+        payload = await transform(callback.payload, original);
       } catch (error) {
         // An expression that fails on this message will fail on every attempt: final, with the reason.
         const reason =
@@ -185,7 +199,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
         return;
       }
     }
-    const outcome = await options.deliver(callback, payload, {
+    const outcome = await deliver(callback, payload, {
       webhookId: delivery.id,
       timestamp: new Date(clock()),
       raw: message.raw,
@@ -254,6 +268,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       running = false;
       if (timer) clearTimeout(timer);
       await Promise.all([...inFlight]);
+      await ownClient?.close();
     },
   };
 }

@@ -47,6 +47,25 @@ describe('callback configuration', () => {
     bad({ tenant: undefined }, /callback tenant/);
   });
 
+  it('checks the payload expression with the transform engine by default', () => {
+    expect(() =>
+      validateCallback({ tenant, name: 'x', url: 'https://example.com/', payload: '{ "a": data.' }),
+    ).toThrowError(
+      expect.objectContaining({
+        code: 'CALLBACK_INVALID',
+        message: expect.stringMatching(/callback payload: payload expression at position 12: .*S0203/),
+      }),
+    );
+    expect(
+      validateCallback({
+        tenant,
+        name: 'x',
+        url: 'https://example.com/',
+        payload: '{ "t": data.hygrometer.temperature }',
+      }).payload,
+    ).toBe('{ "t": data.hygrometer.temperature }');
+  });
+
   it('refuses a payload expression that does not compile, with the compiler’s reason', () => {
     expect(() =>
       validateCallback(

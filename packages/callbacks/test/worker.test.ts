@@ -13,15 +13,12 @@ import {
   type Storage,
 } from '@uplink/core';
 import { newDevice } from '@uplink/core/testing';
-import jsonata from 'jsonata';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type CallbackInput,
   type CallbackWorker,
   createCallbackWorker,
-  createDeliveryClient,
   createDeliveryPlanner,
-  type DeliveryClient,
   retryDelay,
   validateCallback,
 } from '../src/index.js';
@@ -64,17 +61,16 @@ const SECRET = `whsec_${Buffer.from('uplink-test-secret-0123456789').toString('b
 async function pipeline(callbackInput: Omit<CallbackInput, 'tenant'>, options: { schedule?: number[] } = {}) {
   const storage: Storage = createMemoryStorage();
   const device = (await storage.createDevice(newDevice({ tenant }))) as Device;
-  const callback = validateCallback({ tenant, ...callbackInput }, { compile: (source) => jsonata(source) });
+  const callback = validateCallback({ tenant, ...callbackInput });
   await storage.putCallback(callback);
   const engine = new ConversationEngine({ storage, deliveries: createDeliveryPlanner(storage) });
-  const client: DeliveryClient = createDeliveryClient({ allow: ['127.0.0.1'] });
-  cleanup.push(() => client.close());
+  // The worker's defaults: its own delivery client and the compiled transforms.
   const worker: CallbackWorker = createCallbackWorker({
     storage,
-    deliver: (target, payload, attempt) => client.deliver(target, payload, attempt),
-    transform: (expression, message) => jsonata(expression).evaluate(message),
+    client: { allow: ['127.0.0.1'] },
     retryDelay: (attempt, schedule) => retryDelay(attempt, schedule ?? options.schedule ?? [0, 0], () => 0),
   });
+  cleanup.push(() => worker.stop());
   let sequence = 0;
   const send = async (body: Uint8Array) => {
     const reply = await engine.handle(device, {
