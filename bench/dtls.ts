@@ -17,6 +17,7 @@
 // handshakes the clients completed are the ones the server counted, every one with a cookie exchange and the CCM_8
 // suite, resumed exactly when a session was offered; every echoed record equals what was sent, every one-way record
 // arrived intact. Otherwise the run fails and nothing is written.
+
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,17 @@ import {
   parseDatagram,
   parseHandshakeFragments,
 } from '@uplink/dtls';
+import {
+  busyBetween,
+  busyNow,
+  check,
+  formatRate,
+  formatUs,
+  machineTicks,
+  OTHERS_WARN_PERCENT,
+  revision,
+  table,
+} from './_shared.js';
 import {
   IDENTITY,
   isPayload,
@@ -186,12 +198,6 @@ interface Target {
   close(): Promise<void>;
   /** s_server's pid (its CPU is not this process's). */
   pid?: number;
-}
-
-function check(condition: boolean, what: string, detail?: unknown): asserts condition {
-  if (!condition) {
-    throw new Error(`check failed: ${what}${detail === undefined ? '' : `\n${JSON.stringify(detail, null, 2)}`}`);
-  }
 }
 
 /** Polls until `done()` or `ms` elapsed: the server may still be taking the last datagrams the load sent. */
@@ -549,9 +555,6 @@ interface CaseResult {
   passes: { rate: number; othersCpuPercent: number | null }[];
 }
 
-/** Above this much of a core taken by other processes, a window's figures are flagged. */
-const OTHERS_WARN_PERCENT = 25;
-
 interface LoadEvents {
   ready(setupMs: number): void;
   windowStart(): void;
@@ -703,59 +706,6 @@ async function runCase(item: Case, options: Options): Promise<CaseResult> {
 // ---------------------------------------------------------------------------------------------------------------
 // Report
 
-function formatRate(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0);
-}
-
-function formatUs(us: number): string {
-  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} us`;
-}
-
-function table(rows: readonly string[][]): string {
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length))) ?? [];
-  const line = (row: readonly string[]): string =>
-    row.map((cell, col) => (col <= 2 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0))).join('  ');
-  const [head, ...body] = rows;
-  return [line(head ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
-
-/** The commit measured, `+dirty` if the sources of @uplink/dtls have uncommitted changes. */
-function revision(): string {
-  const git = (...args: string[]): string | undefined => {
-    const result = spawnSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' });
-    return result.status === 0 ? result.stdout.trim() : undefined;
-  };
-  const head = git('rev-parse', '--short', 'HEAD');
-  if (head === undefined) return 'unknown';
-  return git('status', '--porcelain', '--', '../packages/dtls/src') ? `${head}+dirty` : head;
-}
-
-/** CPU time of all cores from /proc/stat (Linux; undefined elsewhere), in clock ticks. */
-function machineTicks(): { idle: number; total: number } | undefined {
-  try {
-    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total: fields.reduce((sum, n) => sum + n, 0) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** How busy the machine was between two samples, in percent of one core (200 = both cores of two). */
-function busyBetween(
-  before: ReturnType<typeof machineTicks>,
-  after: ReturnType<typeof machineTicks>,
-): number | undefined {
-  if (!before || !after || after.total === before.total) return undefined;
-  return 100 * cpus().length * (1 - (after.idle - before.idle) / (after.total - before.total));
-}
-
-/** How busy the machine is over `ms` while this process sleeps, in percent of one core. */
-function busyNow(ms = 300): number | undefined {
-  const before = machineTicks();
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-  return busyBetween(before, machineTicks());
-}
-
 /** The figure a case is judged by: handshakes/s or records/s. */
 const rateOf = (result: CaseResult): number => result.handshakesPerSec ?? result.recordsPerSec ?? 0;
 
@@ -800,8 +750,8 @@ async function main(): Promise<void> {
       const others = result.othersCpuPercent;
       const what =
         result.handshakesPerSec === null
-          ? `${formatRate(result.recordsPerSec ?? 0)} records/s (${formatRate(result.recordsInPerSec ?? 0)} in)`
-          : `${formatRate(result.handshakesPerSec)} handshakes/s`;
+          ? `${formatRate(result.recordsPerSec ?? 0, 1e4)} records/s (${formatRate(result.recordsInPerSec ?? 0, 1e4)} in)`
+          : `${formatRate(result.handshakesPerSec, 1e4)} handshakes/s`;
       log(
         `  ${what}, p50 ${formatUs(result.latencyUs.p50)}, p99 ${formatUs(result.latencyUs.p99)}` +
           `; server CPU ${result.server.cpuPercent ?? '?'}%` +
@@ -844,7 +794,7 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     node: process.version,
-    revision: revision(),
+    revision: revision(['../packages/dtls/src']),
     machine: {
       cpu: cpu[0]?.model ?? 'unknown',
       cores: cpu.length,
@@ -923,20 +873,20 @@ async function main(): Promise<void> {
       r.implementation === 'uplink' ? '@uplink/dtls' : 'openssl s_server',
       r.label,
       String(r.clients),
-      r.handshakesPerSec === null ? '-' : formatRate(r.handshakesPerSec),
-      r.recordsPerSec === null ? '-' : formatRate(r.recordsPerSec),
+      r.handshakesPerSec === null ? '-' : formatRate(r.handshakesPerSec, 1e4),
+      r.recordsPerSec === null ? '-' : formatRate(r.recordsPerSec, 1e4),
       formatUs(r.latencyUs.p50),
       formatUs(r.latencyUs.p99),
       r.server.cpuPercent === null ? '-' : `${r.server.cpuPercent.toFixed(0)}%`,
       r.server.usPerOp === null ? '-' : r.server.usPerOp.toFixed(1),
-      r.server.perCoreSecond === null ? '-' : formatRate(r.server.perCoreSecond),
+      r.server.perCoreSecond === null ? '-' : formatRate(r.server.perCoreSecond, 1e4),
       `${r.load.cpuPercent.toFixed(0)}%`,
       r.othersCpuPercent === null ? '-' : `${r.othersCpuPercent.toFixed(0)}%`,
     ]),
   ];
   process.stdout.write(
     `DTLS 1.2 PSK (${SUITE}, ${PAYLOAD_BYTES} B records) on UDP loopback: node ${process.version}, ` +
-      `${report.machine.cpu} x${report.machine.cores}, ${openssl ?? 'no openssl'}, ${options.durationS} s per case\n\n${table(rows)}\n`,
+      `${report.machine.cpu} x${report.machine.cores}, ${openssl ?? 'no openssl'}, ${options.durationS} s per case\n\n${table(rows, 3)}\n`,
   );
   if (comparisons.length > 0) {
     const pairRows = [
@@ -947,7 +897,7 @@ async function main(): Promise<void> {
         c.cpuPerOpRatio === null ? '-' : c.cpuPerOpRatio.toFixed(2),
       ]),
     ];
-    process.stdout.write(`\n${table(pairRows)}\n`);
+    process.stdout.write(`\n${table(pairRows, 3)}\n`);
   }
 }
 

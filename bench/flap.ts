@@ -14,9 +14,10 @@
 // time) runs in a child process, so each has a core of its own on a 2-core machine. After each FLAP case the
 // storage is checked: it must hold exactly the data messages the devices saw acknowledged, once each, every one
 // decoded without error to exactly the reading that was encoded. Otherwise the run fails and nothing is written.
-import { fork, spawnSync } from 'node:child_process';
+
+import { fork } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { cpus, loadavg, arch as osArch, platform as osPlatform, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,17 @@ import {
   type StoredMessage,
   uuidv7,
 } from '@uplink/core';
+import {
+  busyBetween,
+  busyNow,
+  check,
+  formatRate,
+  formatUs,
+  machineTicks,
+  OTHERS_WARN_PERCENT,
+  revision,
+  table,
+} from './_shared.js';
 import {
   claimTokenOf,
   climeReading,
@@ -253,12 +265,6 @@ async function startFlap(item: Case, options: Options): Promise<Target> {
 // ---------------------------------------------------------------------------------------------------------------
 // Checks
 
-function check(condition: boolean, what: string, detail?: unknown): asserts condition {
-  if (!condition) {
-    throw new Error(`check failed: ${what}${detail === undefined ? '' : `\n${JSON.stringify(detail, null, 2)}`}`);
-  }
-}
-
 /** Every data message of a device, oldest first, through the public paging API. */
 async function dataMessagesOf(storage: Storage, deviceId: string): Promise<StoredMessage[]> {
   const out: StoredMessage[] = [];
@@ -394,9 +400,6 @@ interface CaseResult {
   /** datagrams/s and other processes' CPU of every pass; the result is the pass with the most datagrams/s. */
   passes: { datagramsPerSec: number; othersCpuPercent: number | null }[];
 }
-
-/** Above this much of a core taken by other processes, a window's figures are flagged. */
-const OTHERS_WARN_PERCENT = 25;
 
 interface LoadEvents {
   ready(setupMs: number): void;
@@ -552,62 +555,6 @@ async function runCase(item: Case, options: Options, log: (text: string) => void
 // ---------------------------------------------------------------------------------------------------------------
 // Report
 
-function formatRate(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0);
-}
-
-function formatUs(us: number): string {
-  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} us`;
-}
-
-function table(rows: readonly string[][]): string {
-  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length))) ?? [];
-  const line = (row: readonly string[]): string =>
-    row
-      .map((cell, col) => (col === 0 || col === 1 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0)))
-      .join('  ');
-  const [head, ...body] = rows;
-  return [line(head ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
-
-/** The commit measured, `+dirty` if the sources of codec, core or harness have uncommitted changes. */
-function revision(): string {
-  const git = (...args: string[]): string | undefined => {
-    const result = spawnSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' });
-    return result.status === 0 ? result.stdout.trim() : undefined;
-  };
-  const head = git('rev-parse', '--short', 'HEAD');
-  if (head === undefined) return 'unknown';
-  const sources = ['../packages/codec/src', '../packages/core/src', '../packages/harness/src'];
-  return git('status', '--porcelain', '--', ...sources) ? `${head}+dirty` : head;
-}
-
-/** CPU time of all cores from /proc/stat (Linux; undefined elsewhere), in clock ticks. */
-function machineTicks(): { idle: number; total: number } | undefined {
-  try {
-    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total: fields.reduce((sum, n) => sum + n, 0) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** How busy the machine was between two samples, in percent of one core (200 = both cores of two). */
-function busyBetween(
-  before: ReturnType<typeof machineTicks>,
-  after: ReturnType<typeof machineTicks>,
-): number | undefined {
-  if (!before || !after || after.total === before.total) return undefined;
-  return 100 * cpus().length * (1 - (after.idle - before.idle) / (after.total - before.total));
-}
-
-/** How busy the machine is over `ms` while this process sleeps, in percent of one core. */
-function busyNow(ms = 300): number | undefined {
-  const before = machineTicks();
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-  return busyBetween(before, machineTicks());
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Main
 
@@ -681,7 +628,7 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     node: process.version,
-    revision: revision(),
+    revision: revision(['../packages/codec/src', '../packages/core/src', '../packages/harness/src']),
     machine: {
       cpu: cpu[0]?.model ?? 'unknown',
       cores: cpu.length,

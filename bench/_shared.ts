@@ -1,0 +1,71 @@
+// What the load benchmarks (flap.ts, dtls.ts) share: checks, formatting, the measured revision, and how busy the
+// machine was (from /proc/stat) so that a noisy window is flagged.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** Above this much of a core taken by other processes, a window's figures are flagged. */
+export const OTHERS_WARN_PERCENT = 25;
+
+/** A rate with k above `kFrom` (1,000 by default) and M above a million. */
+export function formatRate(n: number, kFrom = 1e3): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= kFrom ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0);
+}
+
+/** A text table: the first `leftColumns` columns left-aligned, the others right-aligned. */
+export function table(rows: readonly string[][], leftColumns = 2): string {
+  const widths = rows[0]?.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length))) ?? [];
+  const line = (row: readonly string[]): string =>
+    row
+      .map((cell, col) => (col < leftColumns ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0)))
+      .join('  ');
+  const [head, ...body] = rows;
+  return [line(head ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** The commit measured, `+dirty` if the given source folders (relative to bench/) have uncommitted changes. */
+export function revision(sources: readonly string[]): string {
+  const git = (...args: string[]): string | undefined => {
+    const result = spawnSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' });
+    return result.status === 0 ? result.stdout.trim() : undefined;
+  };
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head === undefined) return 'unknown';
+  return git('status', '--porcelain', '--', ...sources) ? `${head}+dirty` : head;
+}
+
+export function check(condition: boolean, what: string, detail?: unknown): asserts condition {
+  if (!condition) {
+    throw new Error(`check failed: ${what}${detail === undefined ? '' : `\n${JSON.stringify(detail, null, 2)}`}`);
+  }
+}
+
+export function formatUs(us: number): string {
+  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} us`;
+}
+
+/** CPU time of all cores from /proc/stat (Linux; undefined elsewhere), in clock ticks. */
+export function machineTicks(): { idle: number; total: number } | undefined {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total: fields.reduce((sum, n) => sum + n, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** How busy the machine was between two samples, in percent of one core (200 = both cores of two). */
+export function busyBetween(
+  before: ReturnType<typeof machineTicks>,
+  after: ReturnType<typeof machineTicks>,
+): number | undefined {
+  if (!before || !after || after.total === before.total) return undefined;
+  return 100 * cpus().length * (1 - (after.idle - before.idle) / (after.total - before.total));
+}
+
+/** How busy the machine is over `ms` while this process sleeps, in percent of one core. */
+export function busyNow(ms = 300): number | undefined {
+  const before = machineTicks();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  return busyBetween(before, machineTicks());
+}
