@@ -331,6 +331,33 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     trimAttempts: db.prepare('DELETE FROM attempts WHERE seq <= (SELECT max(seq) FROM attempts) - ?'),
   };
 
+  // Queries built from the filters given: a handful of shapes per table, each prepared once.
+  const statements = new Map<string, Database.Statement>();
+  const prepared = (sql: string): Database.Statement => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+
+  /**
+   * A newest-first page of a table keyed by a time-ordered text id (UUIDv7): the conditions whose value is given,
+   * then the cursor; one row more than the page tells that there is a next one.
+   */
+  const pageNewestFirst = <T>(
+    table: string,
+    conditions: readonly (readonly [string, unknown])[],
+    query: { limit?: number; cursor?: string },
+    map: (row: Row) => T,
+  ): Page<T> => {
+    const size = pageSize(query.limit);
+    const { sql, values } = whereOf([...conditions, ['id < ?', query.cursor]]);
+    const rows = prepared(`SELECT * FROM ${table} ${sql} ORDER BY id DESC LIMIT ?`).all(...values, size + 1) as Row[];
+    return page(rows, size, map, (row) => row.id as string);
+  };
+
   /** Writes the waiting log entries (inside the caller's transaction) and trims the log in batches. */
   const writeLog = (): void => {
     if (pendingLog.length === 0) return;
@@ -417,23 +444,15 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       })();
     },
     listDevices(query = {}) {
-      const size = pageSize(query.limit);
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.tenant?.spaceId !== undefined) {
-        where.push('space_id = ?');
-        params.push(query.tenant.spaceId);
-      }
-      if (query.tenant?.groupId !== undefined) {
-        where.push('group_id = ?');
-        params.push(query.tenant.groupId);
-      }
-      if (query.cursor !== undefined) {
-        where.push('id < ?');
-        params.push(query.cursor);
-      }
-      const sql = `SELECT * FROM devices ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toDevice, (row) => row.id as string);
+      return pageNewestFirst(
+        'devices',
+        [
+          ['space_id = ?', query.tenant?.spaceId],
+          ['group_id = ?', query.tenant?.groupId],
+        ],
+        query,
+        toDevice,
+      );
     },
 
     createSession(session) {
@@ -490,21 +509,18 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       return row && toMessage(row);
     },
     listMessages(query: MessageQuery = {}) {
-      const size = pageSize(query.limit);
-      const where: string[] = [];
-      const params: unknown[] = [];
-      const add = (sql: string, value: unknown) => {
-        where.push(sql);
-        params.push(value);
-      };
-      if (query.deviceId !== undefined) add('device_id = ?', query.deviceId);
-      if (query.type !== undefined) add('type = ?', query.type);
-      if (query.direction !== undefined) add('direction = ?', query.direction);
-      if (query.since !== undefined) add('created_at >= ?', query.since.getTime());
-      if (query.until !== undefined) add('created_at < ?', query.until.getTime());
-      if (query.cursor !== undefined) add('id < ?', query.cursor);
-      const sql = `SELECT * FROM messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toMessage, (row) => row.id as string);
+      return pageNewestFirst(
+        'messages',
+        [
+          ['device_id = ?', query.deviceId],
+          ['type = ?', query.type],
+          ['direction = ?', query.direction],
+          ['created_at >= ?', query.since?.getTime()],
+          ['created_at < ?', query.until?.getTime()],
+        ],
+        query,
+        toMessage,
+      );
     },
 
     putCodec(codec) {
@@ -617,22 +633,12 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       return row && callbackOf(row);
     },
     listCallbacks(query = {}) {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.tenant?.spaceId !== undefined) {
-        where.push('space_id = ?');
-        params.push(query.tenant.spaceId);
-      }
-      if (query.tenant?.groupId !== undefined) {
-        where.push('group_id = ?');
-        params.push(query.tenant.groupId);
-      }
-      if (query.enabled !== undefined) {
-        where.push('enabled = ?');
-        params.push(query.enabled ? 1 : 0);
-      }
-      const sql = `SELECT config FROM callbacks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-      return (db.prepare(sql).all(...params) as Row[]).map(callbackOf);
+      const { sql, values } = whereOf([
+        ['space_id = ?', query.tenant?.spaceId],
+        ['group_id = ?', query.tenant?.groupId],
+        ['enabled = ?', query.enabled === undefined ? undefined : query.enabled ? 1 : 0],
+      ]);
+      return (prepared(`SELECT config FROM callbacks ${sql} ORDER BY id`).all(...values) as Row[]).map(callbackOf);
     },
     deleteCallback(id) {
       return db.transaction(() => {
@@ -687,36 +693,18 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
       return row && toDelivery(row);
     },
     listDeliveries(query) {
-      const size = pageSize(query.limit);
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.callbackId !== undefined) {
-        where.push('callback_id = ?');
-        params.push(query.callbackId);
-      }
-      if (query.state !== undefined) {
-        where.push('state = ?');
-        params.push(query.state);
-      }
-      if (query.cursor !== undefined) {
-        where.push('id < ?');
-        params.push(query.cursor);
-      }
-      const sql = `SELECT * FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toDelivery, (row) => row.id as string);
+      return pageNewestFirst(
+        'deliveries',
+        [
+          ['callback_id = ?', query.callbackId],
+          ['state = ?', query.state],
+        ],
+        query,
+        toDelivery,
+      );
     },
     listAttempts(deliveryId, query = {}) {
-      const size = pageSize(query.limit);
-      const params: unknown[] = [deliveryId];
-      let cursor = '';
-      if (query.cursor !== undefined) {
-        cursor = 'AND id < ?';
-        params.push(query.cursor);
-      }
-      const rows = db
-        .prepare(`SELECT * FROM attempts WHERE delivery_id = ? ${cursor} ORDER BY id DESC LIMIT ?`)
-        .all(...params, size + 1) as Row[];
-      return page(rows, size, toAttempt, (row) => row.id as string);
+      return pageNewestFirst('attempts', [['delivery_id = ?', deliveryId]], query, toAttempt);
     },
     replayDelivery(id, at) {
       stmt.replayDelivery.run({ id, at: at.getTime() });
@@ -734,23 +722,15 @@ export function createSqliteStorage(options: SqliteStorageOptions): Storage {
     },
     listLog(query) {
       flushLog();
-      const size = pageSize(query.limit);
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.deviceId !== undefined) {
-        where.push('device_id = ?');
-        params.push(query.deviceId);
-      }
-      if (query.sessionId !== undefined) {
-        where.push('session_id = ?');
-        params.push(query.sessionId);
-      }
-      if (query.cursor !== undefined) {
-        where.push('id < ?');
-        params.push(query.cursor);
-      }
-      const sql = `SELECT * FROM log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return page(db.prepare(sql).all(...params, size + 1) as Row[], size, toLog, (row) => row.id as string);
+      return pageNewestFirst(
+        'log',
+        [
+          ['device_id = ?', query.deviceId],
+          ['session_id = ?', query.sessionId],
+        ],
+        query,
+        toLog,
+      );
     },
 
     close() {
@@ -816,6 +796,15 @@ function callbackJson(callback: CallbackConfig) {
 function callbackOf(row: Row): CallbackConfig {
   const json = fromJsonText<ReturnType<typeof callbackJson>>(row.config as string);
   return { ...json, createdAt: new Date(json.createdAt), updatedAt: new Date(json.updatedAt) };
+}
+
+/** `WHERE a = ? AND b = ?` of the conditions whose value is given (undefined: no condition), with their values. */
+function whereOf(conditions: readonly (readonly [string, unknown])[]): { sql: string; values: unknown[] } {
+  const given = conditions.filter(([, value]) => value !== undefined);
+  return {
+    sql: given.length > 0 ? `WHERE ${given.map(([condition]) => condition).join(' AND ')}` : '',
+    values: given.map(([, value]) => value),
+  };
 }
 
 function toFirmware(row: Row): FirmwareImage {
