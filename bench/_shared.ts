@@ -1,6 +1,6 @@
 // What the load benchmarks (flap.ts, dtls.ts) share: checks, formatting, the measured revision, and how busy the
 // machine was (from /proc/stat) so that a noisy window is flagged.
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
@@ -68,4 +68,72 @@ export function busyNow(ms = 300): number | undefined {
   const before = machineTicks();
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
   return busyBetween(before, machineTicks());
+}
+
+/** Messages from a load process (flap-load.ts, dtls-load.ts) to its benchmark. */
+export type LoadReport<Result> =
+  | { type: 'ready'; setupMs: number }
+  | { type: 'window-start' }
+  | { type: 'window-end' }
+  | { type: 'done'; result: Result }
+  | { type: 'failed'; error: string };
+
+/** What the benchmark does when the load process reaches each point of its run. */
+export interface LoadEvents {
+  ready(setupMs: number): void;
+  windowStart(): void;
+  windowEnd(): void;
+}
+
+/**
+ * Runs `script --load=<plan>` as the load process (same node flags) and resolves to its result; fails when it
+ * reports a failure, exits without a result, or is not done `graceMs` after its warm-up and window.
+ */
+export function startLoadProcess<Result>(
+  script: string,
+  plan: { mode: string; warmupMs: number; durationMs: number },
+  on: LoadEvents,
+  graceMs: number,
+): Promise<Result> {
+  const child = fork(script, [`--load=${JSON.stringify(plan)}`], {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise<Result>((resolve, reject) => {
+    let result: Result | undefined;
+    const limit = setTimeout(
+      () => {
+        child.kill();
+        reject(new Error(`${plan.mode}: the load process did not finish in time`));
+      },
+      plan.warmupMs + plan.durationMs + graceMs,
+    );
+    child.on('message', (report: LoadReport<Result>) => {
+      switch (report.type) {
+        case 'ready':
+          on.ready(report.setupMs);
+          break;
+        case 'window-start':
+          on.windowStart();
+          break;
+        case 'window-end':
+          on.windowEnd();
+          break;
+        case 'done':
+          result = report.result;
+          break;
+        case 'failed':
+          clearTimeout(limit);
+          child.kill();
+          reject(new Error(`the load process failed: ${report.error}`));
+          break;
+      }
+    });
+    // 'close', not 'exit': every IPC message has been delivered by then.
+    child.on('close', (code) => {
+      clearTimeout(limit);
+      if (result !== undefined) resolve(result);
+      else reject(new Error(`the load process exited (${code}) without a result`));
+    });
+  });
 }

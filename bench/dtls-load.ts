@@ -8,8 +8,10 @@
 //
 // The load runs in its own process (dtls.ts forks itself with --load), so that the server under test has a core to
 // itself on a 2-core machine; it reports over the IPC channel.
+
 import { createHistogram, performance } from 'node:perf_hooks';
 import { connectDtls, type DtlsConnection, type DtlsSession } from '@uplink/dtls';
+import type { LoadReport as SharedLoadReport } from './_shared.js';
 
 /** The PSK identity and key every client uses (and s_server expects). */
 export const IDENTITY = 'bench';
@@ -55,13 +57,8 @@ export interface LoadPlan {
   burst: number;
 }
 
-/** Messages from the load process to dtls.ts. */
-export type LoadReport =
-  | { type: 'ready'; setupMs: number }
-  | { type: 'window-start' }
-  | { type: 'window-end' }
-  | { type: 'done'; result: LoadResult }
-  | { type: 'failed'; error: string };
+/** Messages from the load process to its benchmark. */
+export type LoadReport = SharedLoadReport<LoadResult>;
 
 export interface LoadResult {
   /** Milliseconds the timed window really lasted (timers fire late on a busy loop). */

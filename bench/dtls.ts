@@ -18,7 +18,7 @@
 // suite, resumed exactly when a session was offered; every echoed record equals what was sent, every one-way record
 // arrived intact. Otherwise the run fails and nothing is written.
 
-import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -43,13 +43,13 @@ import {
   machineTicks,
   OTHERS_WARN_PERCENT,
   revision,
+  startLoadProcess,
   table,
 } from './_shared.js';
 import {
   IDENTITY,
   isPayload,
   type LoadPlan,
-  type LoadReport,
   type LoadResult,
   OPENSSL_SUITE,
   PAYLOAD_BYTES,
@@ -555,56 +555,6 @@ interface CaseResult {
   passes: { rate: number; othersCpuPercent: number | null }[];
 }
 
-interface LoadEvents {
-  ready(setupMs: number): void;
-  windowStart(): void;
-  windowEnd(): void;
-}
-
-function startLoadProcess(plan: LoadPlan, on: LoadEvents) {
-  const child = fork(import.meta.filename, [`--load=${JSON.stringify(plan)}`], {
-    execArgv: process.execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise<LoadResult>((resolve, reject) => {
-    let result: LoadResult | undefined;
-    const limit = setTimeout(
-      () => {
-        child.kill();
-        reject(new Error(`${plan.mode}: the load process did not finish in time`));
-      },
-      plan.warmupMs + plan.durationMs + 60_000,
-    );
-    child.on('message', (report: LoadReport) => {
-      switch (report.type) {
-        case 'ready':
-          on.ready(report.setupMs);
-          break;
-        case 'window-start':
-          on.windowStart();
-          break;
-        case 'window-end':
-          on.windowEnd();
-          break;
-        case 'done':
-          result = report.result;
-          break;
-        case 'failed':
-          clearTimeout(limit);
-          child.kill();
-          reject(new Error(`the load process failed: ${report.error}`));
-          break;
-      }
-    });
-    // 'close', not 'exit': every IPC message has been delivered by then.
-    child.on('close', (code) => {
-      clearTimeout(limit);
-      if (result) resolve(result);
-      else reject(new Error(`the load process exited (${code}) without a result`));
-    });
-  });
-}
-
 function selfCpuUs(): number {
   const cpu = process.cpuUsage();
   return cpu.user + cpu.system;
@@ -635,17 +585,22 @@ async function runCase(item: Case, options: Options): Promise<CaseResult> {
   const profiler =
     options.profile === undefined || item.server !== 'uplink' ? undefined : new Profiler(options.profile, item.id);
   try {
-    const result = await startLoadProcess(plan, {
-      ready() {},
-      windowStart() {
-        start = sample();
-        profiler?.start();
+    const result = await startLoadProcess<LoadResult>(
+      import.meta.filename,
+      plan,
+      {
+        ready() {},
+        windowStart() {
+          start = sample();
+          profiler?.start();
+        },
+        windowEnd() {
+          end = { ...sample(), elu: performance.eventLoopUtilization(start.elu) };
+          profiler?.stop();
+        },
       },
-      windowEnd() {
-        end = { ...sample(), elu: performance.eventLoopUtilization(start.elu) };
-        profiler?.stop();
-      },
-    });
+      60_000,
+    );
     // The load reports 'window-end' before 'done'.
     if (!end) throw new Error(`${item.id}: the load process did not report the end of its window`);
     if (profiler) process.stderr.write(`  wrote ${await profiler.written}\n`);

@@ -6,6 +6,7 @@
 //
 // The load runs in its own process (flap.ts forks itself with --load), so that the server under test has a core
 // to itself on a 2-core machine; it reports over the IPC channel.
+
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { createHistogram, performance } from 'node:perf_hooks';
 import { type Codec, type JsonValue, loadCodec } from '@uplink/codec';
 import { encodeBase64Datagram, packMessage, packPacket } from '@uplink/core';
 import { FlapDevice } from '@uplink/harness';
+import type { LoadReport as SharedLoadReport } from './_shared.js';
 import { FIXTURES } from './messages.js';
 
 /** The CHESTER Clime v2 decoder the devices upload (chester-sdk clime cbor-decoder). */
@@ -97,13 +99,8 @@ export interface LoadPlan {
   durationMs: number;
 }
 
-/** Messages from the load process to flap.ts. */
-export type LoadReport =
-  | { type: 'ready'; setupMs: number }
-  | { type: 'window-start' }
-  | { type: 'window-end' }
-  | { type: 'done'; result: LoadResult }
-  | { type: 'failed'; error: string };
+/** Messages from the load process to its benchmark. */
+export type LoadReport = SharedLoadReport<LoadResult>;
 
 export interface LoadResult {
   /** Milliseconds the timed window really lasted (timers fire late on a busy loop). */

@@ -15,7 +15,6 @@
 // storage is checked: it must hold exactly the data messages the devices saw acknowledged, once each, every one
 // decoded without error to exactly the reading that was encoded. Otherwise the run fails and nothing is written.
 
-import { fork } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -40,6 +39,7 @@ import {
   machineTicks,
   OTHERS_WARN_PERCENT,
   revision,
+  startLoadProcess,
   table,
 } from './_shared.js';
 import {
@@ -47,7 +47,6 @@ import {
   climeReading,
   dataDatagram,
   type LoadPlan,
-  type LoadReport,
   type LoadResult,
   loadClimeCodec,
   runLoad,
@@ -401,56 +400,6 @@ interface CaseResult {
   passes: { datagramsPerSec: number; othersCpuPercent: number | null }[];
 }
 
-interface LoadEvents {
-  ready(setupMs: number): void;
-  windowStart(): void;
-  windowEnd(): void;
-}
-
-function startLoadProcess(plan: LoadPlan, on: LoadEvents) {
-  const child = fork(import.meta.filename, [`--load=${JSON.stringify(plan)}`], {
-    execArgv: process.execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise<LoadResult>((resolve, reject) => {
-    let result: LoadResult | undefined;
-    const limit = setTimeout(
-      () => {
-        child.kill();
-        reject(new Error(`${plan.mode}: the load process did not finish in time`));
-      },
-      plan.warmupMs + plan.durationMs + 120_000,
-    );
-    child.on('message', (report: LoadReport) => {
-      switch (report.type) {
-        case 'ready':
-          on.ready(report.setupMs);
-          break;
-        case 'window-start':
-          on.windowStart();
-          break;
-        case 'window-end':
-          on.windowEnd();
-          break;
-        case 'done':
-          result = report.result;
-          break;
-        case 'failed':
-          clearTimeout(limit);
-          child.kill();
-          reject(new Error(`the load process failed: ${report.error}`));
-          break;
-      }
-    });
-    // 'close', not 'exit': every IPC message has been delivered by then.
-    child.on('close', (code) => {
-      clearTimeout(limit);
-      if (result) resolve(result);
-      else reject(new Error(`the load process exited (${code}) without a result`));
-    });
-  });
-}
-
 async function runCase(item: Case, options: Options, log: (text: string) => void): Promise<CaseResult> {
   const target = item.mode === 'echo' ? await startEcho() : await startFlap(item, options);
   const plan: LoadPlan = {
@@ -482,27 +431,32 @@ async function runCase(item: Case, options: Options, log: (text: string) => void
   let setupMs = 0;
   const profiler = options.profile === undefined ? undefined : new Profiler(options.profile, item.id);
   try {
-    const result = await startLoadProcess(plan, {
-      ready(ms) {
-        setupMs = ms;
-        if (item.mode === 'flap')
-          log(`  ${options.devices} devices booted and uploaded their decoder in ${ms.toFixed(0)} ms`);
+    const result = await startLoadProcess<LoadResult>(
+      import.meta.filename,
+      plan,
+      {
+        ready(ms) {
+          setupMs = ms;
+          if (item.mode === 'flap')
+            log(`  ${options.devices} devices booted and uploaded their decoder in ${ms.toFixed(0)} ms`);
+        },
+        windowStart() {
+          start = sample();
+          profiler?.start();
+        },
+        windowEnd() {
+          window.end = {
+            at: performance.now(),
+            cpu: process.cpuUsage(start.cpu),
+            elu: performance.eventLoopUtilization(start.elu),
+            counts: target.counts(),
+            busy: busyBetween(start.ticks, machineTicks()),
+          };
+          profiler?.stop();
+        },
       },
-      windowStart() {
-        start = sample();
-        profiler?.start();
-      },
-      windowEnd() {
-        window.end = {
-          at: performance.now(),
-          cpu: process.cpuUsage(start.cpu),
-          elu: performance.eventLoopUtilization(start.elu),
-          counts: target.counts(),
-          busy: busyBetween(start.ticks, machineTicks()),
-        };
-        profiler?.stop();
-      },
-    });
+      120_000,
+    );
     // The load reports 'window-end' before 'done'.
     if (!window.end) throw new Error(`${item.id}: the load process did not report the end of its window`);
     const { cpu, elu, counts: after, busy } = window.end;
