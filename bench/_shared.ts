@@ -1,8 +1,10 @@
 // What the load benchmarks (flap.ts, dtls.ts) share: checks, formatting, the measured revision, and how busy the
 // machine was (from /proc/stat) so that a noisy window is flagged.
 import { fork, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 
 /** Above this much of a core taken by other processes, a window's figures are flagged. */
 export const OTHERS_WARN_PERCENT = 25;
@@ -136,4 +138,40 @@ export function startLoadProcess<Result>(
       else reject(new Error(`the load process exited (${code}) without a result`));
     });
   });
+}
+
+/** A CPU profile of this process (the server) between start() and stop(), written to `<dir>/<name>.cpuprofile`. */
+export class Profiler {
+  readonly #session = new Session();
+  readonly #file: string;
+  #resolve: (file: string) => void = () => {};
+  #reject: (error: Error) => void = () => {};
+  /** Resolves to the file once stop() has written it. */
+  readonly written = new Promise<string>((resolve, reject) => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  });
+
+  constructor(dir: string, name: string) {
+    mkdirSync(dir, { recursive: true });
+    this.#file = join(dir, `${name}.cpuprofile`);
+    this.#session.connect();
+    this.#session.post('Profiler.enable');
+  }
+
+  start(): void {
+    this.#session.post('Profiler.start');
+  }
+
+  stop(): void {
+    this.#session.post('Profiler.stop', (error, result) => {
+      this.#session.disconnect();
+      if (error) {
+        this.#reject(error);
+        return;
+      }
+      writeFileSync(this.#file, JSON.stringify(result.profile));
+      this.#resolve(this.#file);
+    });
+  }
 }

@@ -21,7 +21,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { cpus, loadavg, arch as osArch, platform as osPlatform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
@@ -42,6 +41,7 @@ import {
   formatUs,
   machineTicks,
   OTHERS_WARN_PERCENT,
+  Profiler,
   revision,
   startLoadProcess,
   table,
@@ -477,42 +477,6 @@ async function startOpenssl(): Promise<Target> {
 // ---------------------------------------------------------------------------------------------------------------
 // Running a case
 
-/** A CPU profile of this process (our server) between start() and stop(), written to `<dir>/dtls-<case>.cpuprofile`. */
-class Profiler {
-  readonly #session = new Session();
-  readonly #file: string;
-  #resolve: (file: string) => void = () => {};
-  #reject: (error: Error) => void = () => {};
-  /** Resolves to the file once stop() has written it. */
-  readonly written = new Promise<string>((resolve, reject) => {
-    this.#resolve = resolve;
-    this.#reject = reject;
-  });
-
-  constructor(dir: string, name: string) {
-    mkdirSync(dir, { recursive: true });
-    this.#file = join(dir, `dtls-${name}.cpuprofile`);
-    this.#session.connect();
-    this.#session.post('Profiler.enable');
-  }
-
-  start(): void {
-    this.#session.post('Profiler.start');
-  }
-
-  stop(): void {
-    this.#session.post('Profiler.stop', (error, result) => {
-      this.#session.disconnect();
-      if (error) {
-        this.#reject(error);
-        return;
-      }
-      writeFileSync(this.#file, JSON.stringify(result.profile));
-      this.#resolve(this.#file);
-    });
-  }
-}
-
 interface CaseResult {
   case: string;
   label: string;
@@ -583,7 +547,9 @@ async function runCase(item: Case, options: Options): Promise<CaseResult> {
   let start = sample();
   let end: (ReturnType<typeof sample> & { elu: EventLoopUtilization }) | undefined;
   const profiler =
-    options.profile === undefined || item.server !== 'uplink' ? undefined : new Profiler(options.profile, item.id);
+    options.profile === undefined || item.server !== 'uplink'
+      ? undefined
+      : new Profiler(options.profile, `dtls-${item.id}`);
   try {
     const result = await startLoadProcess<LoadResult>(
       import.meta.filename,

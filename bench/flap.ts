@@ -17,7 +17,6 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
 import { cpus, loadavg, arch as osArch, platform as osPlatform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
@@ -38,6 +37,7 @@ import {
   formatUs,
   machineTicks,
   OTHERS_WARN_PERCENT,
+  Profiler,
   revision,
   startLoadProcess,
   table,
@@ -331,42 +331,6 @@ async function verifyFlap(target: Target, result: LoadResult): Promise<string[]>
 // ---------------------------------------------------------------------------------------------------------------
 // Running a case
 
-/** A CPU profile of this process (the server) between start() and stop(), written to `<dir>/flap-<case>.cpuprofile`. */
-class Profiler {
-  readonly #session = new Session();
-  readonly #file: string;
-  #resolve: (file: string) => void = () => {};
-  #reject: (error: Error) => void = () => {};
-  /** Resolves to the file once stop() has written it. */
-  readonly written = new Promise<string>((resolve, reject) => {
-    this.#resolve = resolve;
-    this.#reject = reject;
-  });
-
-  constructor(dir: string, name: string) {
-    mkdirSync(dir, { recursive: true });
-    this.#file = join(dir, `flap-${name}.cpuprofile`);
-    this.#session.connect();
-    this.#session.post('Profiler.enable');
-  }
-
-  start(): void {
-    this.#session.post('Profiler.start');
-  }
-
-  stop(): void {
-    this.#session.post('Profiler.stop', (error, result) => {
-      this.#session.disconnect();
-      if (error) {
-        this.#reject(error);
-        return;
-      }
-      writeFileSync(this.#file, JSON.stringify(result.profile));
-      this.#resolve(this.#file);
-    });
-  }
-}
-
 interface CaseResult {
   case: string;
   label: string;
@@ -429,7 +393,7 @@ async function runCase(item: Case, options: Options, log: (text: string) => void
     };
   } = {};
   let setupMs = 0;
-  const profiler = options.profile === undefined ? undefined : new Profiler(options.profile, item.id);
+  const profiler = options.profile === undefined ? undefined : new Profiler(options.profile, `flap-${item.id}`);
   try {
     const result = await startLoadProcess<LoadResult>(
       import.meta.filename,
